@@ -1,0 +1,2 @@
+// Effect services and layers of the directory role.
+export {}

@@ -1,0 +1,55 @@
+/**
+ * Hosting XState actors in Effect fibers: an actor lives exactly as long as the fiber that runs it.
+ * Interrupting the fiber sends the machine its cancel event (so it can land in its `cancelled`
+ * state) and stops the actor; timers run on the bridged Effect clock.
+ */
+import { Effect, Runtime } from "effect"
+import type { AnyActorLogic, AnyEventObject, InspectionEvent, Observer, SnapshotFrom } from "xstate"
+import { createActor } from "xstate"
+import { bridgedClock } from "./clock.js"
+
+/** Options for {@link runToCompletion}. */
+export interface HostOptions {
+  /** Sent to the actor when the hosting fiber is interrupted, before it is stopped. */
+  readonly cancelEvent?: AnyEventObject
+  /** Inspection observer (e.g. the Stately inspector's `inspect`). */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
+  /** A stable id for the actor, shown in the inspector. */
+  readonly id?: string
+}
+
+/**
+ * Starts `logic` with `input` on the current Effect runtime's clock and waits until it reaches a
+ * final state; yields its final snapshot. An actor error fails the effect with a defect.
+ */
+export const runToCompletion = <TLogic extends AnyActorLogic>(
+  logic: TLogic,
+  input: unknown,
+  options: HostOptions = {}
+): Effect.Effect<SnapshotFrom<TLogic>> =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.async<SnapshotFrom<TLogic>>((resume) => {
+      const actor = createActor(logic as AnyActorLogic, {
+        input,
+        clock: bridgedClock(runtime),
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+        ...(options.id ? { id: options.id } : {})
+      })
+      const subscription = actor.subscribe({
+        complete: () => resume(Effect.succeed(actor.getSnapshot() as SnapshotFrom<TLogic>)),
+        error: (error) => resume(Effect.die(error))
+      })
+      actor.start()
+      return Effect.sync(() => {
+        if ((actor.getSnapshot() as { status: string }).status === "active" && options.cancelEvent) actor.send(options.cancelEvent)
+        subscription.unsubscribe()
+        actor.stop()
+      })
+    })
+  )
+
+/** Runs an effect as the body of an XState promise actor, interrupting it when XState aborts the actor. */
+export const effectRunner =
+  <R>(runtime: Runtime.Runtime<R>) =>
+  <A, E>(effect: Effect.Effect<A, E, R>, signal: AbortSignal): Promise<A> =>
+    Runtime.runPromise(runtime)(effect, { signal })
