@@ -1,0 +1,65 @@
+/**
+ * Caller identification and node-token checks (§6.2, §6.4): caller id from body `node_id`, else
+ * `X-Node-Id`, else query `node_id`; token from `Authorization: Bearer`, else body `node_token`
+ * (the Rust SDK 0.2 sends only that). Unknown id → 404 before the token is looked at; wrong → 401.
+ */
+import { Effect } from "effect"
+import type { ApiRequest, DirectoryContext } from "./api.js"
+import { DirectoryRefusal } from "./errors.js"
+import type { NodeRecord } from "./store/types.js"
+
+const field = (body: unknown, key: string): string | undefined => {
+  const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined
+  return typeof value === "string" && value !== "" ? value : undefined
+}
+
+const headerOf = (request: ApiRequest, name: string): string | undefined => {
+  const value = request.headers[name]
+  return (Array.isArray(value) ? value[0] : value) || undefined
+}
+
+/** The caller's node id, or `undefined` when none was named. */
+export const callerIdOf = (request: ApiRequest, body: unknown): string | undefined =>
+  field(body, "node_id") ?? headerOf(request, "x-node-id") ?? (request.query.get("node_id") || undefined)
+
+/** The presented node token: the Bearer value, or body `node_token` when there is no Authorization header. */
+export const presentedTokenOf = (request: ApiRequest, body: unknown): string | undefined => {
+  const authorization = headerOf(request, "authorization")
+  if (authorization === undefined) return field(body, "node_token")
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+  return match?.[1]
+}
+
+const unauthorized = () => new DirectoryRefusal({ reason: "unauthorized", message: "missing or invalid node token" })
+
+/** Whether `token` is the current token of `node`. */
+export const tokenIsCurrent = (context: DirectoryContext, node: NodeRecord, token: string | undefined): Effect.Effect<boolean> =>
+  token === undefined ? Effect.succeed(false) : context.tokens.verify(node.node_id, token, node.token_hash)
+
+/** The authenticated caller node: 422 without a caller id, 404 when unknown, 401 on a missing or wrong token. */
+export const authenticateNode = (
+  request: ApiRequest,
+  context: DirectoryContext,
+  body: unknown
+): Effect.Effect<NodeRecord, DirectoryRefusal> =>
+  Effect.gen(function* () {
+    const nodeId = callerIdOf(request, body)
+    if (nodeId === undefined) {
+      return yield* new DirectoryRefusal({ reason: "validation", message: "node_id is required (body, X-Node-Id or query)" })
+    }
+    const node = yield* context.store.getNode(nodeId)
+    if (!node) return yield* new DirectoryRefusal({ reason: "not_found", message: "node not registered" })
+    if (!(yield* tokenIsCurrent(context, node, presentedTokenOf(request, body)))) return yield* unauthorized()
+    return node
+  })
+
+/**
+ * For routes where every failure is 401 (credits, telemetry, audit, DIR-CRED-01..03): the caller
+ * must name a known node and present its current token.
+ */
+export const requireNodeCredential = (
+  request: ApiRequest,
+  context: DirectoryContext,
+  body: unknown
+): Effect.Effect<NodeRecord, DirectoryRefusal> =>
+  authenticateNode(request, context, body).pipe(Effect.catchAll(() => Effect.fail(unauthorized())))
