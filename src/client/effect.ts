@@ -1,2 +1,13 @@
-// Effect services and layers of the client role.
-export {}
+/**
+ * The client as an Effect service (`iicp-mesh/effect`):
+ *
+ * ```ts
+ * const program = Effect.flatMap(IicpClientService, (client) => client.chat([{ role: "user", content: "hi" }]))
+ * await Effect.runPromise(Effect.provide(program, IicpClientService.layer({ directoryUrl })))
+ * ```
+ */
+export { IicpClientService, makeIicpClient } from "./service.js"
+export type { IicpClientApi } from "./service.js"
+export { resolveClientConfig, normalizeDirectoryUrl } from "./config.js"
+export type { IicpClientConfig, ResolvedClientConfig, ConsumerAuthMode } from "./config.js"
+export type * from "./types.js"

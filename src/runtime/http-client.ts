@@ -31,9 +31,14 @@ export interface HttpRequest {
   readonly timeoutMs: number
 }
 
-/** A keep-alive connection pool; one per client or node instance. */
-export const createAgent = (): Agent =>
-  new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 60_000, connections: 128, connect: { timeout: 10_000 } })
+/** A keep-alive connection pool; one per client or node instance. `rejectUnauthorized: false` only where SDK-05 allows it. */
+export const createAgent = (options: { readonly rejectUnauthorized?: boolean } = {}): Agent =>
+  new Agent({
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 60_000,
+    connections: 128,
+    connect: { timeout: 10_000, ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) }
+  })
 
 const headerRecord = (headers: Record<string, string | Array<string> | undefined>): Record<string, string | undefined> => {
   const out: Record<string, string | undefined> = {}

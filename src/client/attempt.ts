@@ -1,0 +1,194 @@
+/**
+ * One task attempt (WIRE.md §4.4): `POST {endpoint}/v1/task`, then the answer classified into the
+ * task-lifecycle machine's ATTEMPT.* events. Errors become events, never failures; the circuit
+ * breaker is consulted before sending and told the outcome after.
+ */
+import { Clock, Effect, Option } from "effect"
+import type { Dispatcher } from "undici"
+import type { TaskCandidate, TaskLifecycleEvent } from "../../machines/task-lifecycle.js"
+import { TASK_ATTEMPT_GRACE_MS } from "../constants.js"
+import { parseErrorBody } from "../protocol/envelope.js"
+import { CapacityExceeded, NodeRejected, Timeout, Transport, redact } from "../protocol/errors.js"
+import { httpJson } from "../runtime/http-client.js"
+import type { HttpResponse } from "../runtime/http-client.js"
+import type { Logger } from "../runtime/log.js"
+import type { CircuitBreaker } from "./breaker.js"
+import type { ConsumerTokens } from "./consumer-tokens.js"
+import type { TaskResponse } from "./types.js"
+
+/** A task ready to send: identical on every attempt (same `task_id`, same body, same `traceparent`). */
+export interface PreparedTask {
+  readonly taskId: string
+  readonly intent: string
+  readonly traceparent: string
+  /** The `/v1/task` body, `auth` included when an operator token is configured. */
+  readonly body: Readonly<Record<string, unknown>>
+  /** `constraints.timeout_ms`. */
+  readonly timeoutMs: number
+}
+
+/** What an attempt needs from the client. */
+export interface AttemptDeps {
+  readonly agent: Dispatcher
+  readonly breaker: CircuitBreaker
+  readonly operatorToken: string | undefined
+  readonly consumer: { readonly mode: "optional" | "required"; readonly tokens: ConsumerTokens } | undefined
+  readonly secrets: ReadonlyArray<string>
+  readonly logger: Logger
+}
+
+/** The outcome of a successful attempt, before the runtime adds the attempt count. */
+export type AttemptSuccess = Omit<TaskResponse, "attempts">
+
+type AttemptEvent = Extract<TaskLifecycleEvent, { type: `ATTEMPT.${string}` }>
+type FailureType = "ATTEMPT.CAPACITY" | "ATTEMPT.RETRYABLE" | "ATTEMPT.WRONG_NODE" | "ATTEMPT.TERMINAL"
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const WRONG_NODE_CODES: ReadonlySet<string> = new Set(["not_found", "unknown_intent", "IICP-E030"])
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(["rate_limited", "unavailable", "task_timeout", "IICP-E031", "IICP-E039", "IICP-E008"])
+
+/** "From a relay" (§4.4): the endpoint is a relay route or the node is reached through TURN relay. */
+const isRelayed = (candidate: TaskCandidate): boolean => candidate.relayed === true || candidate.endpoint.includes("/v1/relay-for/")
+
+/** The §4.4 table: which ATTEMPT event an error answer with this status and code is. */
+const classify = (status: number, code: string, relayed: boolean): FailureType => {
+  if (code === "capacity_exceeded") return "ATTEMPT.CAPACITY"
+  if (WRONG_NODE_CODES.has(code) || status === 404) return "ATTEMPT.WRONG_NODE"
+  if (RETRYABLE_CODES.has(code) || status === 429 || status === 503 || status === 504) return "ATTEMPT.RETRYABLE"
+  if (relayed && status === 502) return "ATTEMPT.RETRYABLE"
+  return "ATTEMPT.TERMINAL"
+}
+
+/** First of `metrics.tokens_used`, `result.usage.total_tokens`, `usage.total_tokens` (§4.4). */
+const tokensUsed = (body: Record<string, unknown>, result: unknown): number => {
+  const candidates = [
+    isRecord(body["metrics"]) ? body["metrics"]["tokens_used"] : undefined,
+    isRecord(result) && isRecord(result["usage"]) ? result["usage"]["total_tokens"] : undefined,
+    isRecord(body["usage"]) ? body["usage"]["total_tokens"] : undefined
+  ]
+  const found = candidates.find((n): n is number => typeof n === "number" && Number.isFinite(n))
+  return found ?? 0
+}
+
+/** Reads one HTTP answer into an ATTEMPT event (§4.4 success rules and failure table). */
+export const classifyAnswer = (
+  candidate: TaskCandidate,
+  task: PreparedTask,
+  res: HttpResponse,
+  latencyMs: number,
+  secrets: ReadonlyArray<string>,
+  now: number
+): AttemptEvent => {
+  const nodeId = candidate.nodeId
+  const ok = res.status >= 200 && res.status <= 299
+  const body = res.body
+  if (ok && !isRecord(body)) {
+    const error = new Transport({ reason: "malformed_response", nodeId, message: `node ${nodeId} answered ${res.status} without a JSON object` })
+    return { type: "ATTEMPT.RETRYABLE", code: "IICP-E004", httpStatus: res.status, error }
+  }
+  let status = res.status
+  let parsed = parseErrorBody(res.status, body, res.headers["retry-after"], now)
+  if (ok && isRecord(body)) {
+    const inBandError = body["error_code"] !== undefined || isRecord(body["error"]) || body["status"] === "error" || body["status"] === "timeout"
+    const knownStatus = body["status"] === undefined || body["status"] === "success" || body["status"] === "completed"
+    if (!inBandError && knownStatus) {
+      const result = body["result"] === undefined && Array.isArray(body["choices"]) ? body : body["result"]
+      const success: AttemptSuccess = {
+        task_id: task.taskId,
+        status: typeof body["status"] === "string" ? body["status"] : "success",
+        result,
+        node_id: nodeId,
+        ...(typeof body["model_used"] === "string" ? { model_used: body["model_used"] } : {}),
+        metrics: { latency_ms: latencyMs, tokens_used: tokensUsed(body, result) }
+      }
+      return { type: "ATTEMPT.SUCCEEDED", result: success }
+    }
+    // A 2xx carrying a failure is read by its code: error.code, else task_timeout for `timeout`, else backend_error.
+    const error = body["error"]
+    const code = isRecord(error) && typeof error["code"] === "string" ? error["code"] : body["status"] === "timeout" ? "task_timeout" : "backend_error"
+    parsed = { ...parsed, code, message: isRecord(error) && typeof error["message"] === "string" ? error["message"] : `in-band ${code}` }
+    status = code === "task_timeout" ? 504 : 502
+  }
+  const type = classify(status, parsed.code, isRelayed(candidate))
+  const fields = { code: parsed.code, httpStatus: res.status, hintMs: parsed.retryAfterMs }
+  if (type === "ATTEMPT.CAPACITY") {
+    const error = new CapacityExceeded({
+      nodeId,
+      ...(parsed.qosClass === undefined ? {} : { qosClass: parsed.qosClass }),
+      ...(parsed.retryAfterMs === undefined ? {} : { retryAfterMs: parsed.retryAfterMs })
+    })
+    return { type, ...fields, error }
+  }
+  const error = new NodeRejected({
+    nodeId,
+    status: res.status,
+    code: parsed.code,
+    message: redact(`node ${nodeId} answered ${res.status} ${parsed.code}: ${parsed.message}`, secrets),
+    ...(parsed.retryAfterMs === undefined ? {} : { retryAfterMs: parsed.retryAfterMs })
+  })
+  return { type, ...fields, error }
+}
+
+/** Whether an event counts against the node's circuit breaker: connect errors, timeouts, 5xx, `IICP-E030` (§4.2). */
+const breakerFailure = (event: AttemptEvent): boolean => {
+  if (event.type === "ATTEMPT.SUCCEEDED" || event.type === "ATTEMPT.SKIPPED") return false
+  return event.code === "IICP-E003" || event.code === "IICP-E004" || event.code === "IICP-E030" || (event.httpStatus ?? 0) >= 500
+}
+
+const headersFor = (deps: AttemptDeps, task: PreparedTask, consumerToken: string | undefined): Record<string, string> => ({
+  traceparent: task.traceparent,
+  ...(deps.operatorToken ? { authorization: `Bearer ${deps.operatorToken}` } : {}),
+  ...(consumerToken ? { "x-iicp-consumer-token": consumerToken } : {})
+})
+
+/** Sends one attempt of `task` to `candidate` and reports its classified outcome. Interruption aborts the request. */
+export const runAttempt = (deps: AttemptDeps, task: PreparedTask, candidate: TaskCandidate): Effect.Effect<AttemptEvent> =>
+  Effect.gen(function* () {
+    const admission = yield* deps.breaker.admit(candidate.nodeId)
+    if (admission === "rejected") return { type: "ATTEMPT.SKIPPED" as const }
+    const consumerToken = deps.consumer
+      ? Option.getOrUndefined(yield* deps.consumer.tokens.tokenFor(candidate.nodeId, task.intent, task.traceparent))
+      : undefined
+    if (deps.consumer?.mode === "required" && consumerToken === undefined) {
+      if (admission === "trial") yield* deps.breaker.release(candidate.nodeId)
+      return { type: "ATTEMPT.SKIPPED" as const }
+    }
+    const started = yield* Clock.currentTimeMillis
+    const attemptTimeoutMs = task.timeoutMs + TASK_ATTEMPT_GRACE_MS
+    const event: AttemptEvent = yield* httpJson(deps.agent, {
+      method: "POST",
+      url: `${candidate.endpoint.replace(/\/+$/, "")}/v1/task`,
+      headers: headersFor(deps, task, consumerToken),
+      body: task.body,
+      timeoutMs: attemptTimeoutMs
+    }).pipe(
+      Effect.tap((res) => {
+        const echoed = isRecord(res.body) ? res.body["task_id"] : undefined
+        if (typeof echoed === "string" && echoed !== task.taskId) {
+          deps.logger.warn("task_id mismatch", { task_id: task.taskId, node_id: candidate.nodeId })
+        }
+      }),
+      Effect.flatMap((res) =>
+        Effect.map(Clock.currentTimeMillis, (now) => classifyAnswer(candidate, task, res, now - started, deps.secrets, now))
+      ),
+      Effect.catchTag("HttpFailure", (failure) =>
+        Effect.succeed<AttemptEvent>(
+          failure.reason === "timeout"
+            ? { type: "ATTEMPT.RETRYABLE", code: "IICP-E003", error: new Timeout({ scope: "attempt", nodeId: candidate.nodeId, afterMs: attemptTimeoutMs }) }
+            : {
+                type: "ATTEMPT.RETRYABLE",
+                code: "IICP-E004",
+                error: new Transport({ reason: failure.reason, nodeId: candidate.nodeId, message: `node ${candidate.nodeId}: ${failure.message}` })
+              }
+        )
+      ),
+      Effect.onInterrupt(() => (admission === "trial" ? deps.breaker.release(candidate.nodeId) : Effect.void))
+    )
+    yield* deps.breaker.record(candidate.nodeId, breakerFailure(event))
+    if (event.type !== "ATTEMPT.SUCCEEDED" && event.type !== "ATTEMPT.SKIPPED") {
+      deps.logger.debug("attempt failed", { task_id: task.taskId, node_id: candidate.nodeId, code: event.code })
+    }
+    return event
+  })

@@ -1,0 +1,183 @@
+/**
+ * The client's view of the directory (WIRE.md §4.1, §4.2): base URL with the `/api` fallback,
+ * `GET /v1/discover` with liberal parsing, and a discover cache per (intent, filters) that lives
+ * for the directory's `Cache-Control: max-age` on Effect's clock and shares one in-flight request,
+ * so a burst of tasks costs one discover.
+ */
+import { Cache, Clock, Duration, Effect, Equal, Exit, Hash, Option, Ref, Schema } from "effect"
+import type { Dispatcher } from "undici"
+import { DEFAULT_DISCOVER_LIMIT, DIRECTORY_CALL_TIMEOUT_MS, DISCOVER_CACHE_MAX_AGE_MS, MAX_DISCOVER_LIMIT } from "../constants.js"
+import { parseErrorBody } from "../protocol/envelope.js"
+import { DirectoryUnavailable, InvalidRequest, redact } from "../protocol/errors.js"
+import { WireSchema } from "../protocol/index.js"
+import { httpJson } from "../runtime/http-client.js"
+import type { HttpFailure, HttpRequest, HttpResponse } from "../runtime/http-client.js"
+import type { DiscoverOptions, DiscoverResult } from "./types.js"
+
+/** Directory calls a task needs. */
+export interface DirectoryClient {
+  /** Discovers nodes for a (validated) intent; answers from the cache while it is fresh. */
+  readonly discover: (
+    intent: string,
+    options: DiscoverOptions,
+    traceparent: string
+  ) => Effect.Effect<DiscoverResult, DirectoryUnavailable | InvalidRequest>
+  /** Sends a request to `${base}/v1/<op>`, with the §4.1 `/api` fallback when `fallback` is set. */
+  readonly call: (
+    op: string,
+    req: Omit<HttpRequest, "url">,
+    fallback: boolean
+  ) => Effect.Effect<HttpResponse, DirectoryUnavailable>
+}
+
+/** How many distinct discover queries are cached at once. */
+const DISCOVER_CACHE_CAPACITY = 256
+/** The `max-age` directive of a `Cache-Control` value. */
+const MAX_AGE_PATTERN = /(?:^|,)\s*max-age=(\d+)/i
+
+/** A discover cache key: equal by query only; the first caller's traceparent rides along for the one request. */
+class DiscoverKey implements Equal.Equal {
+  constructor(
+    readonly query: string,
+    readonly limit: number,
+    readonly traceparent: string
+  ) {}
+  [Equal.symbol](that: Equal.Equal): boolean {
+    return that instanceof DiscoverKey && that.query === this.query
+  }
+  [Hash.symbol](): number {
+    return Hash.string(this.query)
+  }
+}
+
+interface CachedDiscover {
+  readonly result: DiscoverResult
+  readonly maxAgeMs: number
+}
+
+const decodeNode = Schema.decodeUnknownOption(WireSchema.DiscoveredNode)
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The node list of a discover body: `nodes` or `data.nodes` (§4.2). */
+const nodeArray = (body: unknown): ReadonlyArray<unknown> | undefined => {
+  if (!isRecord(body)) return undefined
+  if (Array.isArray(body["nodes"])) return body["nodes"]
+  const data = body["data"]
+  return isRecord(data) && Array.isArray(data["nodes"]) ? data["nodes"] : undefined
+}
+
+/** How long a discover answer may be reused, from its `Cache-Control` (default the directory's 5 s). */
+const maxAgeOf = (cacheControl: string | undefined): number => {
+  if (cacheControl === undefined) return DISCOVER_CACHE_MAX_AGE_MS
+  if (/no-store|no-cache/i.test(cacheControl)) return 0
+  const match = MAX_AGE_PATTERN.exec(cacheControl)
+  return match ? Number(match[1]) * 1000 : DISCOVER_CACHE_MAX_AGE_MS
+}
+
+const transportFailure = (failure: HttpFailure): DirectoryUnavailable =>
+  new DirectoryUnavailable({
+    reason: failure.reason === "timeout" ? "timeout" : "transport",
+    message: `directory unreachable: ${failure.message}`
+  })
+
+/** Validates discover filters and builds the query string (§4.2). */
+const discoverQuery = (
+  intent: string,
+  options: DiscoverOptions,
+  defaultRegion: string | undefined
+): Effect.Effect<{ readonly query: string; readonly limit: number }, InvalidRequest> => {
+  const limit = options.limit ?? DEFAULT_DISCOVER_LIMIT
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DISCOVER_LIMIT) {
+    return Effect.fail(new InvalidRequest({ message: `limit must be an integer from 1 to ${MAX_DISCOVER_LIMIT}` }))
+  }
+  if (options.minReputation !== undefined && !(options.minReputation >= 0 && options.minReputation <= 1)) {
+    return Effect.fail(new InvalidRequest({ message: "minReputation must be within [0, 1]" }))
+  }
+  const params = new URLSearchParams({ intent, limit: String(limit) })
+  const region = options.region ?? defaultRegion
+  if (region) params.set("region", region)
+  if (options.qos) params.set("qos", options.qos)
+  if (options.minReputation !== undefined) params.set("min_reputation", String(options.minReputation))
+  if (options.model) params.set("model", options.model)
+  return Effect.succeed({ query: params.toString(), limit })
+}
+
+/** Options of {@link makeDirectoryClient}. */
+export interface DirectoryClientOptions {
+  readonly directoryUrl: string
+  readonly region: string | undefined
+  readonly agent: Dispatcher
+  readonly secrets: ReadonlyArray<string>
+}
+
+/** A directory client over one connection pool; its base URL and cache live as long as it does. */
+export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Effect<DirectoryClient> =>
+  Effect.gen(function* () {
+    const base = yield* Ref.make(options.directoryUrl)
+
+    const call: DirectoryClient["call"] = (op, req, fallback) =>
+      Effect.gen(function* () {
+        const current = yield* Ref.get(base)
+        const send = (at: string) =>
+          httpJson(options.agent, { ...req, url: `${at}/v1/${op}` }).pipe(Effect.mapError(transportFailure))
+        const res = yield* send(current)
+        // Discover and register never answer 404 on an existing route: a 404 means a base without `/api`.
+        if (!fallback || res.status !== 404 || current.endsWith("/api")) return res
+        const retried = yield* send(`${current}/api`)
+        if (retried.status !== 404) yield* Ref.set(base, `${current}/api`)
+        return retried
+      })
+
+    const fetchDiscover = (key: DiscoverKey): Effect.Effect<CachedDiscover, DirectoryUnavailable> =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        const res = yield* call(
+          `discover?${key.query}`,
+          { method: "GET", headers: { traceparent: key.traceparent }, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS },
+          true
+        )
+        if (res.status < 200 || res.status > 299) {
+          const parsed = parseErrorBody(res.status, res.body, res.headers["retry-after"])
+          return yield* new DirectoryUnavailable({
+            reason: "status",
+            status: res.status,
+            code: parsed.code,
+            message: redact(`directory answered ${res.status}: ${parsed.message}`, options.secrets)
+          })
+        }
+        const entries = nodeArray(res.body)
+        if (entries === undefined) {
+          return yield* new DirectoryUnavailable({ reason: "malformed", message: "discover answer has no node list" })
+        }
+        // Entries without node_id or an http(s) endpoint are dropped one by one.
+        const nodes = entries.flatMap((entry) => Option.toArray(decodeNode(entry))).slice(0, key.limit)
+        const body = res.body as Record<string, unknown>
+        const elapsed = (yield* Clock.currentTimeMillis) - started
+        return {
+          result: {
+            nodes,
+            count: typeof body["count"] === "number" ? body["count"] : nodes.length,
+            queryMs: typeof body["query_ms"] === "number" ? body["query_ms"] : elapsed
+          },
+          maxAgeMs: maxAgeOf(res.headers["cache-control"])
+        }
+      })
+
+    const cache = yield* Cache.makeWith({
+      capacity: DISCOVER_CACHE_CAPACITY,
+      lookup: fetchDiscover,
+      timeToLive: (exit: Exit.Exit<CachedDiscover, DirectoryUnavailable>) =>
+        Exit.isSuccess(exit) ? Duration.millis(exit.value.maxAgeMs) : Duration.zero
+    })
+
+    return {
+      call,
+      discover: (intent, discoverOptions, traceparent) =>
+        discoverQuery(intent, discoverOptions, options.region).pipe(
+          Effect.flatMap(({ query, limit }) => cache.get(new DiscoverKey(query, limit, traceparent))),
+          Effect.map((cached) => cached.result)
+        )
+    }
+  })

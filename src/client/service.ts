@@ -1,0 +1,236 @@
+/**
+ * The client implementation (WIRE.md §4): discover → select → submit, each task one
+ * task-lifecycle actor hosted in its own fiber. Both the Effect service and the Promise class use it.
+ */
+import { Context, Effect, Fiber, Layer, Random, Runtime } from "effect"
+import type { Scope } from "effect"
+import { fromCallback } from "xstate"
+import type { EventObject } from "xstate"
+import { taskLifecycleMachine } from "../../machines/task-lifecycle.js"
+import type { AttemptCall, DiscoverCall, TaskCandidate, TaskLifecycleEvent, TaskLifecycleOutput } from "../../machines/task-lifecycle.js"
+import { DEFAULT_QOS_CLASS, MAX_CLIENT_TIMEOUT_MS, MAX_TASK_ATTEMPTS, MIN_CLIENT_TASK_TIMEOUT_MS, TASK_ATTEMPT_GRACE_MS } from "../constants.js"
+import { AllNodesFailed, Cancelled, InvalidRequest, NoNodesForIntent, Timeout } from "../protocol/errors.js"
+import type { InvalidConfig, MeshError } from "../protocol/errors.js"
+import { newTaskId } from "../protocol/ids.js"
+import { newTraceparent } from "../protocol/trace.js"
+import { checkIntent } from "../protocol/urn.js"
+import { runToCompletion } from "../runtime/host.js"
+import { createAgent } from "../runtime/http-client.js"
+import { runAttempt } from "./attempt.js"
+import type { AttemptDeps, AttemptSuccess, PreparedTask } from "./attempt.js"
+import { makeCircuitBreaker } from "./breaker.js"
+import { chatRequest, toChatResponse } from "./chat.js"
+import { resolveClientConfig } from "./config.js"
+import type { IicpClientConfig, ResolvedClientConfig } from "./config.js"
+import { makeConsumerTokens } from "./consumer-tokens.js"
+import { makeDirectoryClient } from "./directory.js"
+import type { ChatMessageInput, ChatOptions, ChatResponse, DiscoverOptions, DiscoverResult, NodeTarget, SubmitOptions, SubmitRequest, TaskResponse } from "./types.js"
+
+/** The client's operations as Effects. Failures are {@link MeshError}s whose messages never carry a token. */
+export interface IicpClientApi {
+  /** Discovers nodes serving `intent` (§4.2); cached for the directory's max-age. */
+  readonly discover: (intent: string, options?: DiscoverOptions) => Effect.Effect<DiscoverResult, MeshError>
+  /** Runs a task: up to `maxRetries` attempts across candidates within the task deadline (§4.3, §4.4). */
+  readonly submit: (request: SubmitRequest, options?: SubmitOptions) => Effect.Effect<TaskResponse, MeshError>
+  /** Runs an llm-chat-v1 task and returns the OpenAI-shaped answer (§4.5). */
+  readonly chat: (messages: ReadonlyArray<ChatMessageInput>, options?: ChatOptions) => Effect.Effect<ChatResponse, MeshError>
+}
+
+/**
+ * The `IicpClient` service tag, named apart from the Promise class of the package root.
+ * `IicpClientService.layer(config)` validates the configuration (`InvalidConfig`) and owns one
+ * keep-alive connection pool for the layer's lifetime.
+ */
+export class IicpClientService extends Context.Tag("iicp-mesh/IicpClient")<IicpClientService, IicpClientApi>() {
+  static readonly layer = (config: IicpClientConfig = {}): Layer.Layer<IicpClientService, InvalidConfig> =>
+    Layer.unwrapEffect(Effect.map(resolveClientConfig(config), clientLayer))
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** A fixed node of `submit(…, { node })` as a candidate; `undefined` when its endpoint is not http(s). */
+const targetCandidate = (node: NodeTarget | string): TaskCandidate | undefined => {
+  const target = typeof node === "string" ? { node_id: node, endpoint: node } : node
+  if (!/^https?:\/\//i.test(target.endpoint)) return undefined
+  return { nodeId: target.node_id, endpoint: target.endpoint, relayed: target.transport_method === "turn_relay" }
+}
+
+/** Fails with `Cancelled` once `signal` aborts. */
+const abortedBy = (signal: AbortSignal): Effect.Effect<never, Cancelled> =>
+  Effect.async<never, Cancelled>((resume) => {
+    const onAbort = () => resume(Effect.fail(new Cancelled({ message: "task cancelled by the caller" })))
+    signal.addEventListener("abort", onAbort, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+  })
+
+/** What the provided actors need of a running task, found by its id. */
+interface RunningTask {
+  readonly prepared: PreparedTask
+  readonly discoverOptions: DiscoverOptions
+  /** The runtime of the fiber hosting the task: actor effects run on its clock and services. */
+  readonly runtime: Runtime.Runtime<never>
+}
+
+/**
+ * An XState callback actor whose body is an Effect run on its task's runtime; stopping the actor
+ * interrupts the fiber (which aborts an in-flight request).
+ */
+const effectActor = <TInput extends { readonly taskId: string }>(
+  tasks: ReadonlyMap<string, RunningTask>,
+  body: (input: TInput, task: RunningTask) => Effect.Effect<TaskLifecycleEvent>
+) =>
+  fromCallback<EventObject, TInput>(({ input, sendBack }) => {
+    const task = tasks.get(input.taskId)
+    if (!task) throw new Error("task-lifecycle actor started for an unknown task")
+    const fiber = Runtime.runFork(task.runtime)(Effect.map(body(input, task), sendBack))
+    return () => {
+      Runtime.runFork(task.runtime)(Fiber.interrupt(fiber))
+    }
+  })
+
+/** Candidates from a discover answer, in the directory's order. */
+const candidatesOf = (result: DiscoverResult): ReadonlyArray<TaskCandidate> =>
+  result.nodes.map((node) => ({
+    nodeId: node.node_id,
+    endpoint: node.endpoint,
+    available: node.available,
+    relayed: node.transport_method === "turn_relay"
+  }))
+
+/** The task's result or error from the machine's output. */
+const settle = (output: TaskLifecycleOutput, intent: string, deadlineMs: number): Effect.Effect<TaskResponse, MeshError> => {
+  switch (output.status) {
+    case "succeeded":
+      return Effect.succeed({ ...(output.result as AttemptSuccess), attempts: output.attempts.length + 1 })
+    case "cancelled":
+      return Effect.fail(new Cancelled({ message: "task cancelled" }))
+    case "failed": {
+      const failure = output.failure
+      switch (failure.reason) {
+        case "discovery":
+        case "terminal":
+          return Effect.fail(failure.error as MeshError)
+        case "no_candidates":
+          return Effect.fail(new NoNodesForIntent({ intent }))
+        case "deadline":
+          return Effect.fail(new Timeout({ scope: "task", afterMs: deadlineMs }))
+        case "exhausted":
+          return Effect.fail(
+            new AllNodesFailed({
+              attempts: failure.attempts.map((a) => ({
+                node_id: a.nodeId,
+                code: a.code,
+                ...(a.httpStatus === undefined ? {} : { http_status: a.httpStatus })
+              })),
+              allTimedOut: failure.allTimedOut,
+              ...(failure.lastError === undefined ? {} : { last: failure.lastError as MeshError })
+            })
+          )
+      }
+    }
+  }
+}
+
+/** Builds a client from a validated configuration; its connection pool closes with the scope. */
+export const makeIicpClient = (config: ResolvedClientConfig): Effect.Effect<IicpClientApi, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => createAgent({ rejectUnauthorized: config.tlsVerify })),
+      (pool) => Effect.promise(() => pool.close())
+    )
+    const directory = yield* makeDirectoryClient({ directoryUrl: config.directoryUrl, region: config.region, agent, secrets: config.secrets })
+    const breaker = yield* makeCircuitBreaker
+    const consumer = config.consumer
+      ? { mode: config.consumer.mode, tokens: yield* makeConsumerTokens(directory, config.consumer) }
+      : undefined
+    const deps: AttemptDeps = { agent, breaker, operatorToken: config.operatorToken, consumer, secrets: config.secrets, logger: config.logger }
+    // One machine per client (providing per task would rebuild its state tree every time); tasks are found by id.
+    const tasks = new Map<string, RunningTask>()
+    const logic = taskLifecycleMachine.provide({
+      actors: {
+        discover: effectActor<DiscoverCall>(tasks, (_call, task) =>
+          directory.discover(task.prepared.intent, task.discoverOptions, task.prepared.traceparent).pipe(
+            Effect.match({
+              onFailure: (error): TaskLifecycleEvent => ({ type: "DISCOVERY.FAILED", error }),
+              onSuccess: (result): TaskLifecycleEvent => ({ type: "DISCOVERY.DONE", candidates: candidatesOf(result) })
+            })
+          )
+        ),
+        submitAttempt: effectActor<AttemptCall>(tasks, (call, task) => runAttempt(deps, task.prepared, call.candidate))
+      }
+    })
+
+    const validIntent = (intent: string) => {
+      const error = checkIntent(intent)
+      return error ? Effect.fail(error) : Effect.void
+    }
+
+    const discover: IicpClientApi["discover"] = (intent, options = {}) =>
+      Effect.zipRight(validIntent(intent), directory.discover(intent, options, newTraceparent()))
+
+    const submit: IicpClientApi["submit"] = (request, options = {}) =>
+      Effect.gen(function* () {
+        yield* validIntent(request.intent)
+        if (!isRecord(request.payload)) return yield* new InvalidRequest({ message: "payload must be a JSON object" })
+        const constraints = request.constraints ?? {}
+        const timeoutMs = constraints.timeout_ms ?? config.timeoutMs
+        if (!Number.isInteger(timeoutMs) || timeoutMs < MIN_CLIENT_TASK_TIMEOUT_MS || timeoutMs > MAX_CLIENT_TIMEOUT_MS) {
+          return yield* new InvalidRequest({
+            message: `constraints.timeout_ms must be an integer from ${MIN_CLIENT_TASK_TIMEOUT_MS} to ${MAX_CLIENT_TIMEOUT_MS}`
+          })
+        }
+        const fixed = options.node === undefined ? undefined : targetCandidate(options.node)
+        if (options.node !== undefined && fixed === undefined) return yield* new InvalidRequest({ message: "node endpoint must be an http(s) URL" })
+        if (options.signal?.aborted) return yield* new Cancelled({ message: "task cancelled before it started" })
+
+        const taskId = newTaskId()
+        // One task_id, body and traceparent for discovery and every attempt (PROTO-MSG-01, TRACE-01).
+        const prepared: PreparedTask = {
+          taskId,
+          intent: request.intent,
+          traceparent: newTraceparent(),
+          timeoutMs,
+          body: {
+            task_id: taskId,
+            intent: request.intent,
+            payload: request.payload,
+            constraints: { ...constraints, timeout_ms: timeoutMs, qos: constraints.qos ?? DEFAULT_QOS_CLASS },
+            ...(config.operatorToken ? { auth: { node_token: config.operatorToken } } : {})
+          }
+        }
+        const discoverOptions: DiscoverOptions = { ...options.discover, ...(constraints.region ? { region: constraints.region } : {}) }
+        const deadlineMs = timeoutMs + TASK_ATTEMPT_GRACE_MS
+        const jitterSamples = yield* Effect.replicateEffect(Random.next, MAX_TASK_ATTEMPTS - 1)
+        const runtime = yield* Effect.runtime<never>()
+        const hosted = Effect.acquireUseRelease(
+          Effect.sync(() => tasks.set(taskId, { prepared, discoverOptions, runtime })),
+          () =>
+            runToCompletion(
+              logic,
+              { taskId, deadlineMs, maxAttempts: config.maxAttempts, jitterSamples, ...(fixed ? { candidates: [fixed] } : {}) },
+              { cancelEvent: { type: "CANCEL" }, id: taskId, ...(config.inspect ? { inspect: config.inspect } : {}) }
+            ),
+          () => Effect.sync(() => tasks.delete(taskId))
+        )
+        const snapshot = yield* options.signal ? Effect.raceFirst(hosted, abortedBy(options.signal)) : hosted
+        return yield* settle(snapshot.output as TaskLifecycleOutput, request.intent, deadlineMs)
+      })
+
+    const chat: IicpClientApi["chat"] = (messages, options = {}) =>
+      Effect.gen(function* () {
+        const request = yield* chatRequest(messages, options)
+        const task = yield* submit(request, {
+          ...(options.node === undefined ? {} : { node: options.node }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.model === undefined ? {} : { discover: { model: options.model } })
+        })
+        return yield* toChatResponse(task, options.model)
+      })
+
+    return { discover, submit, chat }
+  })
+
+/** The client service from a validated configuration. */
+export const clientLayer = (config: ResolvedClientConfig): Layer.Layer<IicpClientService> =>
+  Layer.scoped(IicpClientService, makeIicpClient(config))
