@@ -7,7 +7,8 @@
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>
 
 /** Log levels, most verbose first. */
-export type LogLevel = "debug" | "info" | "warn" | "error" | "silent"
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 /** Where servers log. */
 export interface Logger {
