@@ -96,3 +96,62 @@ export const MIN_DISCOVER_SCORE = 0.1
 export const INITIAL_REPUTATION = 0.5
 export const DEFAULT_BOOTSTRAP_LIMIT = 5
 export const ADDRESS_HISTORY_RETENTION_MS = 30 * 24 * 3_600_000
+
+// §5 provider node (node runtime)
+/** Latency histogram buckets of `iicp_task_latency_ms` (§5.12), in ms. */
+export const TASK_LATENCY_BUCKETS_MS = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000] as const
+/** Requests one client IP (and, separately, one Origin) may send per window to a node in `open` auth mode. */
+export const OPEN_MODE_RATE_LIMIT = 600
+export const OPEN_MODE_RATE_WINDOW_MS = 60_000
+/** Rate-limit buckets kept before the oldest are dropped, so a spray of addresses cannot grow memory without bound. */
+export const OPEN_MODE_RATE_MAX_KEYS = 10_000
+/** Consecutive failed heartbeats after which the directory is treated as having lost the node (≈ its 90 s liveness window). */
+export const HEARTBEAT_OUTAGE_FAILURES = 3
+/** The qos class of a task whose constraints name none (§5.5). */
+export const DEFAULT_QOS_CLASS = "interactive"
+/** Model name the demo echo backend reports. */
+export const ECHO_MODEL = "echo"
+
+// §6 embedded directory (directory work)
+/** Version the directory reports on `/health`. */
+export const DIRECTORY_VERSION = "0.1.0"
+export const PROBE_CONNECT_TIMEOUT_MS = 5_000
+/** scrypt parameters standing in for bcrypt (§6.3, DIR-REG-07): N = 2^15, r = 8, p = 1, 16-byte salt, 32-byte hash. */
+export const TOKEN_HASH_SCRYPT_N = 32_768
+export const TOKEN_HASH_SCRYPT_R = 8
+export const TOKEN_HASH_SCRYPT_P = 1
+export const TOKEN_HASH_SALT_BYTES = 16
+export const TOKEN_HASH_BYTES = 32
+export const NODE_HMAC_KEY_BYTES = 16
+export const CHALLENGE_BYTES = 16
+export const MAX_CAPABILITIES = 32
+export const MAX_CAPABILITY_MODELS = 64
+export const MAX_MODEL_NAME_LENGTH = 128
+export const MAX_ENDPOINT_LENGTH = 2_048
+export const MAX_REGION_LENGTH = 64
+export const MAX_METRICS_BATCH_ID_LENGTH = 64
+/** Batch ids remembered per node so a replayed metrics batch counts once. */
+export const METRICS_BATCH_MEMORY = 256
+export const MAX_PRICING_MULTIPLIER = 1_000
+export const RELAY_TICKET_TTL_S = 120
+export const RELAY_TICKET_DOMAIN = "iicp:relay-bind-ticket:v1\n"
+export const MAX_BOOTSTRAP_LIMIT = 50
+/** outcome-v2 reputation steps and caps (§6.4). */
+export const REPUTATION_SUCCESS_STEP = 0.01
+export const REPUTATION_FAILURE_STEP = 0.05
+export const REPUTATION_TIMEOUT_STEP = 0.1
+export const REPUTATION_MAX_GAIN_PER_BEAT = 0.1
+export const REPUTATION_MAX_GAIN_PER_HOUR = 0.2
+export const REPUTATION_GAIN_WINDOW_MS = 3_600_000
+export const REPUTATION_EPOCH = 1
+/** A computed discover answer is reused for this long unless a node of that intent changes (the wire allows max-age=5 s). */
+export const DISCOVER_RESULT_CACHE_MS = 1_000
+/** File store: writes are coalesced for this long, then written atomically. */
+export const STORE_WRITE_DEBOUNCE_MS = 1_000
+/** What the node reports as `sdk_language` / `sdk_version` on register (§5.2). */
+export const NODE_SDK_LANGUAGE = "typescript"
+export const NODE_SDK_VERSION = "0.1.0"
+/** Optional QoS probation (§6.5, off by default): completed tasks (and reputation) a node needs per QoS class. */
+export const QOS_PROBATION_INTERACTIVE_TASKS = 100
+export const QOS_PROBATION_REALTIME_TASKS = 1_000
+export const QOS_PROBATION_REALTIME_REPUTATION = 0.8
