@@ -3,6 +3,9 @@
  * Values follow WIRE.md; the section is given beside each group.
  */
 
+/** This package's version (test/protocol checks it against package.json). */
+export const PACKAGE_VERSION = "0.1.0"
+
 // §1.1 ports
 export const DEFAULT_NODE_HTTP_PORT = 8020
 export const DEFAULT_NATIVE_PORT = 9484
@@ -114,7 +117,7 @@ export const ECHO_MODEL = "echo"
 
 // §6 embedded directory (directory work)
 /** Version the directory reports on `/health`. */
-export const DIRECTORY_VERSION = "0.1.0"
+export const DIRECTORY_VERSION = PACKAGE_VERSION
 export const PROBE_CONNECT_TIMEOUT_MS = 5_000
 /** scrypt parameters standing in for bcrypt (§6.3, DIR-REG-07): N = 2^15, r = 8, p = 1, 16-byte salt, 32-byte hash. */
 export const TOKEN_HASH_SCRYPT_N = 32_768
@@ -150,7 +153,7 @@ export const DISCOVER_RESULT_CACHE_MS = 1_000
 export const STORE_WRITE_DEBOUNCE_MS = 1_000
 /** What the node reports as `sdk_language` / `sdk_version` on register (§5.2). */
 export const NODE_SDK_LANGUAGE = "typescript"
-export const NODE_SDK_VERSION = "0.1.0"
+export const NODE_SDK_VERSION = PACKAGE_VERSION
 /** Optional QoS probation (§6.5, off by default): completed tasks (and reputation) a node needs per QoS class. */
 export const QOS_PROBATION_INTERACTIVE_TASKS = 100
 export const QOS_PROBATION_REALTIME_TASKS = 1_000

@@ -36,3 +36,11 @@ describe("identifiers (WIRE §2.2, §2.4)", () => {
     expect(isValidNodeId("x".repeat(37))).toBe(false)
   })
 })
+
+describe("package version", () => {
+  it("the version the runtime reports is package.json's", async () => {
+    const { PACKAGE_VERSION } = await import("../../src/constants.js")
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    expect(PACKAGE_VERSION).toBe(pkg.version)
+  })
+})
