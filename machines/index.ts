@@ -3,3 +3,5 @@
  * side effects are named actors and actions that the runtime provides.
  */
 export {}
+export * from "./node-registration.js"
+export * from "./task-lifecycle.js"

@@ -108,6 +108,10 @@ export const OPEN_MODE_RATE_LIMIT = 600
 export const OPEN_MODE_RATE_WINDOW_MS = 60_000
 /** Rate-limit buckets kept before the oldest are dropped, so a spray of addresses cannot grow memory without bound. */
 export const OPEN_MODE_RATE_MAX_KEYS = 10_000
+/** `max_concurrent` of a node whose operator sets none. */
+export const NODE_DEFAULT_MAX_CONCURRENT = 4
+/** Tasks that may wait for a slot at once (with `queueWaitMs` > 0); beyond it they are refused at once. */
+export const ADMISSION_MAX_WAITERS = 1_024
 /** Consecutive failed heartbeats after which the directory is treated as having lost the node (≈ its 90 s liveness window). */
 export const HEARTBEAT_OUTAGE_FAILURES = 3
 /** The qos class of a task whose constraints name none (§5.5). */

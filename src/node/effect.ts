@@ -1,2 +1,31 @@
-// Effect services and layers of the node role.
-export {}
+/**
+ * The provider node as Effect services: each concern a `Context.Tag` with a `layer`, composed by
+ * `nodeLayer`; `serveNode` runs the HTTP lane and registration in a scope.
+ */
+export { Admission, CapacityRefused, effectiveCapacity, makeAdmissionGate, shareAt } from "./admission.js"
+export type { AdmissionGate, AdmissionSnapshot } from "./admission.js"
+export { makeNodeAuthenticator, NodeAuth, resolveAccess, secretsEqual } from "./auth.js"
+export type { AuthVerdict, NodeAuthenticator, PresentedCredentials } from "./auth.js"
+export { canonicalJson } from "./canonical-json.js"
+export { NodeSettings, resolveNodeConfig } from "./config.js"
+export type { AccessMode, AvailabilityWindow, NodeConfig, NodeOptions } from "./config.js"
+export { DirectoryAgent } from "./directory-agent.js"
+export { heartbeatBody, registerBody } from "./directory-client.js"
+export type { HeartbeatLoad, RegisterExtras } from "./directory-client.js"
+export { Idempotency, makeIdempotencyLedger, taskFingerprint } from "./idempotency.js"
+export type { Claim, IdempotencyLedger, StoredReply } from "./idempotency.js"
+export { NodeLifecycle } from "./lifecycle.js"
+export type { NodeLifecycleState } from "./lifecycle.js"
+export { makeNodeMetrics, NodeMetrics } from "./metrics.js"
+export type { NodeMetricsRegistry, TaskObservation, TaskStatus } from "./metrics.js"
+export { Registration } from "./registration.js"
+export type { NodeRegistrar, RegistrationState } from "./registration.js"
+export { nodeLayer, serveNode } from "./serve.js"
+export type { NodeServices, ServeOptions, ServingNode } from "./serve.js"
+export { healthReport, listenNode, nodeRequestListener } from "./server.js"
+export type { BoundServer, ListenOptions } from "./server.js"
+export { makeTaskRunner, qosOf, TaskRunner } from "./task-runner.js"
+export type { TaskReply, TaskRunnerService, TaskSubmission } from "./task-runner.js"
+export { QOS_PRIORITY, TaskFailure } from "./task.js"
+export type { HandlerContext, NodeTask, QosClass, TaskHandler } from "./task.js"
+export * from "./backends/index.js"

@@ -1,0 +1,196 @@
+/**
+ * Who may submit tasks (WIRE.md §5.7). `token` modes compare the operator token in constant time;
+ * `token+consumer` also accepts directory-signed consumer tokens verified offline against the
+ * directory key. `open` mode accepts anything but rate-limits each client IP and Origin.
+ */
+import { createHash, timingSafeEqual } from "node:crypto"
+import type { KeyObject } from "node:crypto"
+import { Clock, Context, Effect, Layer } from "effect"
+import type { Dispatcher } from "undici"
+import { DIRECTORY_CALL_TIMEOUT_MS, DIRECTORY_KEY_CACHE_MS, DIRECTORY_KEY_REFETCH_MIN_MS, OPEN_MODE_RATE_MAX_KEYS } from "../constants.js"
+import { InvalidConfig } from "../protocol/errors.js"
+import { publicKeyFromHex, verifyConsumerToken } from "../protocol/consumer-token.js"
+import { httpJson } from "../runtime/http-client.js"
+import type { AccessMode, NodeConfig } from "./config.js"
+import { NodeSettings } from "./config.js"
+import { DirectoryAgent } from "./directory-agent.js"
+
+/** The credentials a request carries, wherever they were found. */
+export interface PresentedCredentials {
+  readonly authorization: string | undefined
+  readonly consumerToken: string | undefined
+  /** The body's `auth` member. */
+  readonly bodyAuth: unknown
+  readonly intent: unknown
+  readonly clientIp: string
+  readonly origin: string | undefined
+}
+
+/** The decision on one request. Says nothing about which check failed. */
+export type AuthVerdict =
+  | { readonly _tag: "Allowed" }
+  | { readonly _tag: "Unauthorized" }
+  | { readonly _tag: "RateLimited"; readonly retryAfterMs: number }
+
+/** The node's gatekeeper. */
+export interface NodeAuthenticator {
+  readonly mode: AccessMode
+  readonly authorize: (credentials: PresentedCredentials) => Effect.Effect<AuthVerdict>
+}
+
+/** The gatekeeper as an Effect service. */
+export class NodeAuth extends Context.Tag("iicp/NodeAuth")<NodeAuth, NodeAuthenticator>() {
+  /** A gatekeeper for the configured access mode and operator token. */
+  static readonly layer: Layer.Layer<NodeAuth, InvalidConfig, NodeSettings | DirectoryAgent> = Layer.effect(
+    NodeAuth,
+    Effect.gen(function* () {
+      const config = yield* NodeSettings
+      const agent = yield* DirectoryAgent
+      const access = yield* resolveAccess(config.access, config.operatorToken)
+      return makeNodeAuthenticator({ ...config, access, operatorToken: config.operatorToken }, agent)
+    })
+  )
+}
+
+/**
+ * The access mode in force (§5.7 Decision): as configured, else `token` when an operator token is
+ * set, else `open`. `token` without a token is a configuration error, never a silently open node.
+ */
+export const resolveAccess = (access: AccessMode | undefined, operatorToken: string | undefined): Effect.Effect<AccessMode, InvalidConfig> => {
+  const mode = access ?? (operatorToken ? "token" : "open")
+  return mode === "token" && !operatorToken
+    ? Effect.fail(new InvalidConfig({ field: "operatorToken", message: "access mode token needs a non-empty operator token" }))
+    : Effect.succeed(mode)
+}
+
+const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
+
+/** Constant-time equality of two secrets via their SHA-256 digests; an empty string never matches. */
+export const secretsEqual = (presented: string, expected: string): boolean =>
+  presented.length > 0 && expected.length > 0 && timingSafeEqual(digest(presented), digest(expected))
+
+const ALLOWED: AuthVerdict = { _tag: "Allowed" }
+const UNAUTHORIZED: AuthVerdict = { _tag: "Unauthorized" }
+
+/** Operator-token candidates in §5.7 order: Bearer, `auth.node_token`, `auth.token`. */
+const operatorTokenCandidates = (credentials: PresentedCredentials): Array<string> => {
+  const out: Array<string> = []
+  const bearer = /^Bearer\s+(.+)$/i.exec(credentials.authorization ?? "")
+  if (bearer) out.push(bearer[1]!.trim())
+  const auth = credentials.bodyAuth
+  if (typeof auth === "object" && auth !== null) {
+    const { node_token: nodeToken, token } = auth as Record<string, unknown>
+    if (typeof nodeToken === "string") out.push(nodeToken)
+    if (typeof token === "string") out.push(token)
+  }
+  return out
+}
+
+/** A fixed-window counter per key, with a bounded key table. */
+export const makeRateLimiter = (limit: number, windowMs: number) => {
+  const windows = new Map<string, { start: number; count: number }>()
+  return (key: string, now: number): number | undefined => {
+    let window = windows.get(key)
+    if (!window || now - window.start >= windowMs) {
+      windows.delete(key)
+      if (windows.size >= OPEN_MODE_RATE_MAX_KEYS) windows.delete(windows.keys().next().value!)
+      window = { start: now, count: 0 }
+      windows.set(key, window)
+    }
+    window.count += 1
+    return window.count > limit ? window.start + windowMs - now : undefined
+  }
+}
+
+/**
+ * The directory's Ed25519 key, cached for an hour; fetched at most once per 60 s after a failure
+ * (fetch error or a signature that did not verify).
+ */
+export const makeDirectoryKeyCache = (fetchKey: Effect.Effect<string | undefined>) => {
+  let key: KeyObject | undefined
+  let fetchedAt = Number.NEGATIVE_INFINITY
+  let attemptedAt = Number.NEGATIVE_INFINITY
+  const fetch = (now: number) =>
+    Effect.map(fetchKey, (hex) => {
+      attemptedAt = now
+      const parsed = hex === undefined ? undefined : publicKeyFromHex(hex)
+      if (parsed) {
+        key = parsed
+        fetchedAt = now
+      }
+      return key
+    })
+  return {
+    /** The cached key, refreshed when older than an hour (or absent) and a fetch is allowed. */
+    current: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      (key === undefined || now - fetchedAt >= DIRECTORY_KEY_CACHE_MS) && now - attemptedAt >= DIRECTORY_KEY_REFETCH_MIN_MS
+        ? fetch(now)
+        : Effect.succeed(key)
+    ),
+    /** After a signature failure: a fresh key if one may be fetched now, else `undefined`. */
+    refreshed: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now - attemptedAt >= DIRECTORY_KEY_REFETCH_MIN_MS ? fetch(now) : Effect.succeed(undefined)
+    )
+  }
+}
+
+/** Builds the gatekeeper for a node. */
+export const makeNodeAuthenticator = (
+  config: Omit<NodeConfig, "access"> & { readonly access: AccessMode },
+  agent: Dispatcher
+): NodeAuthenticator => {
+  const limiter = makeRateLimiter(config.openRateLimit.limit, config.openRateLimit.windowMs)
+  const keyCache = makeDirectoryKeyCache(
+    httpJson(agent, { method: "GET", url: `${config.directoryUrl}/v1/directory-key`, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS }).pipe(
+      Effect.map((res) => {
+        const hex = (res.body as { public_key?: unknown } | undefined)?.public_key
+        return res.status === 200 && typeof hex === "string" ? hex : undefined
+      }),
+      Effect.orElseSucceed(() => undefined)
+    )
+  )
+
+  const consumerTokenValid = (token: string, intent: string): Effect.Effect<boolean> => {
+    const verifyWith = (key: KeyObject | undefined, now: number) =>
+      key === undefined ? undefined : verifyConsumerToken(token, key, { nodeId: config.nodeId, intent, nowSeconds: Math.floor(now / 1000) })
+    return Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const first = verifyWith(yield* keyCache.current, now)
+      if (first?.ok) return true
+      if (first !== undefined && first.reason !== "bad_signature") return false
+      // The directory may have rotated its key: one refetch, rate-limited.
+      return verifyWith(yield* keyCache.refreshed, now)?.ok === true
+    })
+  }
+
+  // The expected digest is computed once; each request hashes only what it presents.
+  const expectedDigest = config.operatorToken ? digest(config.operatorToken) : undefined
+  const operatorTokenValid = (credentials: PresentedCredentials): boolean =>
+    expectedDigest !== undefined &&
+    operatorTokenCandidates(credentials).some((candidate) => candidate.length > 0 && timingSafeEqual(digest(candidate), expectedDigest))
+
+  return {
+    mode: config.access,
+    authorize: (credentials) => {
+      switch (config.access) {
+        case "open":
+          return Effect.map(Clock.currentTimeMillis, (now) => {
+            const wait = Math.max(
+              limiter(`ip:${credentials.clientIp}`, now) ?? 0,
+              credentials.origin === undefined ? 0 : (limiter(`origin:${credentials.origin}`, now) ?? 0)
+            )
+            return wait > 0 ? { _tag: "RateLimited", retryAfterMs: wait } : ALLOWED
+          })
+        case "token":
+          return Effect.succeed(operatorTokenValid(credentials) ? ALLOWED : UNAUTHORIZED)
+        case "token+consumer": {
+          const token = credentials.consumerToken
+          const intent = credentials.intent
+          const consumer =
+            token !== undefined && token !== "" && typeof intent === "string" ? consumerTokenValid(token, intent) : Effect.succeed(false)
+          return Effect.map(consumer, (ok) => (ok || operatorTokenValid(credentials) ? ALLOWED : UNAUTHORIZED))
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The OpenAI-compatible backend (WIRE.md §5.9): Ollama, vLLM, llama.cpp and anything speaking
+ * `/chat/completions`, `/completions`, `/embeddings`. The answer becomes `result` verbatim; upstream
+ * failures are thrown as {@link TaskFailure} for the node to map.
+ */
+import { Cause, Effect, Exit } from "effect"
+import { getGlobalDispatcher } from "undici"
+import type { Dispatcher } from "undici"
+import { httpJson } from "../../runtime/http-client.js"
+import type { NodeTask, TaskHandler } from "../task.js"
+import { TaskFailure } from "../task.js"
+
+/** Backend flavours and their default base URLs. */
+export const OPENAI_BACKEND_BASE_URLS = {
+  openai_compat: "http://localhost:11434/v1",
+  vllm: "http://localhost:8000/v1",
+  llamacpp: "http://localhost:8080/v1"
+} as const
+
+/** A backend flavour. */
+export type OpenAiBackendType = keyof typeof OPENAI_BACKEND_BASE_URLS
+
+/** The intents an OpenAI-compatible backend serves, with the path each calls. */
+export const OPENAI_BACKEND_PATHS: Readonly<Record<string, string>> = {
+  "urn:iicp:intent:llm:chat:v1": "/chat/completions",
+  "urn:iicp:intent:llm:completion:v1": "/completions",
+  "urn:iicp:intent:llm:embedding:v1": "/embeddings"
+}
+
+/** Options of {@link openAiBackend}. */
+export interface OpenAiBackendOptions {
+  /** Flavour, selecting the default base URL; default `openai_compat` (Ollama). */
+  readonly type?: OpenAiBackendType
+  /** Base URL including `/v1`; overrides the flavour's default. */
+  readonly baseUrl?: string
+  /** Sent as `Authorization: Bearer`; never logged. */
+  readonly apiKey?: string
+  /** Model used when neither the payload nor the constraints name one. */
+  readonly model?: string
+  /** Connection pool; default undici's global one. */
+  readonly dispatcher?: Dispatcher
+}
+
+const stringOf = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+
+/** The backend request body: a copy of the payload with model, max_tokens and stream filled in. */
+export const backendRequestBody = (task: NodeTask, defaultModel: string | undefined): Record<string, unknown> => {
+  const model = stringOf(task.payload["model"]) ?? stringOf(task.constraints["model"]) ?? defaultModel
+  if (model === undefined) throw new TaskFailure(422, "no model configured", "validation_error")
+  const isEmbedding = task.intent === "urn:iicp:intent:llm:embedding:v1"
+  const maxTokens = task.constraints["max_tokens"]
+  return {
+    ...task.payload,
+    model,
+    ...(!isEmbedding && task.payload["max_tokens"] === undefined && typeof maxTokens === "number" ? { max_tokens: maxTokens } : {}),
+    ...(isEmbedding ? {} : { stream: false })
+  }
+}
+
+/** A handler forwarding tasks to an OpenAI-compatible server, bounded by the task's remaining budget. */
+export const openAiBackend = (options: OpenAiBackendOptions = {}): TaskHandler => {
+  const base = (options.baseUrl ?? OPENAI_BACKEND_BASE_URLS[options.type ?? "openai_compat"]).replace(/\/+$/, "")
+  const dispatcher = options.dispatcher ?? getGlobalDispatcher()
+  return async (task, { signal, deadline }) => {
+    const path = OPENAI_BACKEND_PATHS[task.intent]
+    if (path === undefined) throw new TaskFailure(404, "intent not served by this backend", "unknown_intent")
+    const body = backendRequestBody(task, options.model)
+    const traceparent = task._trace?.traceparent
+    const headers: Record<string, string> = {
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      ...(traceparent ? { traceparent } : {})
+    }
+    const call = httpJson(dispatcher, { method: "POST", url: `${base}${path}`, headers, body, timeoutMs: Math.max(1, deadline - Date.now()) }).pipe(
+      Effect.catchTag("HttpFailure", (failure) =>
+        Effect.fail(failure.reason === "timeout" ? new TaskFailure(504, "backend timed out") : new TaskFailure(502, "backend unreachable"))
+      ),
+      Effect.flatMap((res) => {
+        if (res.status >= 400) return Effect.fail(new TaskFailure(res.status, `backend returned ${res.status}`))
+        if (typeof res.body !== "object" || res.body === null) return Effect.fail(new TaskFailure(502, "backend answered without JSON"))
+        return Effect.succeed(res.body)
+      })
+    )
+    const exit = await Effect.runPromiseExit(call, { signal })
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  }
+}

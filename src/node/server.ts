@@ -1,0 +1,174 @@
+/**
+ * The node's HTTP lane (WIRE.md §5.4): `POST /v1/task`, `GET /iicp/health`, `GET /metrics`, CORS
+ * preflight; JSON everywhere except metrics. Task semantics live in the {@link TaskRunner}; this
+ * module only reads bodies, routes and writes answers.
+ */
+import { createServer } from "node:http"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { Effect, Runtime } from "effect"
+import type { Scope } from "effect"
+import { DEFAULT_NODE_HTTP_PORT } from "../constants.js"
+import { closeServer, guarded, listen, readJsonBody, routePath, sendError, sendJson, sendRaw } from "../runtime/http-server.js"
+import type { ListenError } from "../runtime/http-server.js"
+import { Admission } from "./admission.js"
+import { NodeAuth } from "./auth.js"
+import { NodeSettings } from "./config.js"
+import { NodeLifecycle } from "./lifecycle.js"
+import { NodeMetrics } from "./metrics.js"
+import { TaskRunner } from "./task-runner.js"
+import type { TaskSubmission } from "./task-runner.js"
+
+/** Where to listen. */
+export interface ListenOptions {
+  /** Port; 0 picks an ephemeral one. Default 8020. */
+  readonly port?: number
+  /** Interface; default `0.0.0.0`. */
+  readonly host?: string
+}
+
+const ROUTES: Readonly<Record<string, string>> = { "/v1/task": "POST", "/iicp/health": "GET", "/metrics": "GET" }
+
+/** Browsers may call a node directly; every answer allows any origin (credentials travel as headers, not cookies). */
+const CORS_HEADERS = { "access-control-allow-origin": "*" } as const
+const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "authorization, content-type, traceparent, tracestate, x-iicp-consumer-token, x-iicp-trace-id",
+  "access-control-max-age": "600"
+} as const
+
+const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+const headerOf = (req: IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/** The health report (§5.11). */
+export const healthReport = Effect.gen(function* () {
+  const config = yield* NodeSettings
+  const admission = yield* (yield* Admission).snapshot
+  const draining = yield* (yield* NodeLifecycle).isDraining
+  const auth = yield* NodeAuth
+  return {
+    status: draining ? "degraded" : "ok",
+    node_id: config.nodeId,
+    region: config.region,
+    load: Math.round((admission.active / Math.max(1, admission.maxConcurrent)) * 1000) / 1000,
+    active_jobs: admission.active,
+    max_concurrent: admission.maxConcurrent,
+    effective_max_concurrent: admission.effective,
+    available: !draining && admission.active < admission.effective,
+    ...(config.models[0] === undefined ? {} : { model: config.models[0] }),
+    models: config.models,
+    intent: config.intents[0],
+    intents: config.intents,
+    auth_mode: auth.mode,
+    pinhole_state: { active: false }
+  }
+})
+
+type ServerServices = TaskRunner | NodeSettings | Admission | NodeLifecycle | NodeMetrics | NodeAuth
+
+/** The request listener of a node, running each request on `runtime`. */
+export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, maxBodyBytes: number) => {
+  const runCallback = Runtime.runCallback(runtime)
+  const runPromise = Runtime.runPromise(runtime)
+
+  const task = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const read = await readJsonBody(req, maxBodyBytes)
+    if (read._tag === "TooLarge") return sendError(res, 413, "payload_too_large", "body exceeds the size cap", {}, { ...CORS_HEADERS, connection: "close" })
+    if (read._tag === "Malformed" || typeof read.value !== "object" || read.value === null || Array.isArray(read.value)) {
+      return sendError(res, 400, "validation_error", "body must be a JSON object", {}, CORS_HEADERS)
+    }
+    const submission: TaskSubmission = {
+      body: read.value as Record<string, unknown>,
+      authorization: headerOf(req, "authorization"),
+      consumerToken: headerOf(req, "x-iicp-consumer-token"),
+      traceparent: headerOf(req, "traceparent"),
+      tracestate: headerOf(req, "tracestate"),
+      traceId: headerOf(req, "x-iicp-trace-id"),
+      clientIp: req.socket.remoteAddress ?? "unknown",
+      origin: headerOf(req, "origin")
+    }
+    // A client that goes away cancels its task: the handler's signal fires and the slot is freed.
+    // (A function declaration, so a refusal completing synchronously inside runCallback can already name it.)
+    function onClose() {
+      if (!res.writableFinished) cancel()
+    }
+    const cancel = runCallback(
+      Effect.flatMap(TaskRunner, (runner) => runner.run(submission)),
+      {
+        onExit: (exit) => {
+          res.off("close", onClose)
+          if (exit._tag === "Success") sendRaw(res, exit.value.status, exit.value.body, { ...CORS_HEADERS, ...exit.value.headers })
+          else if (!res.destroyed) sendError(res, 500, "internal_error", "internal error", {}, CORS_HEADERS)
+        }
+      }
+    )
+    if (!res.writableFinished) res.on("close", onClose)
+  }
+
+  const routes: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void> | void>> = {
+    "/v1/task": task,
+    "/iicp/health": async (_req, res) => sendJson(res, 200, await runPromise(healthReport), CORS_HEADERS),
+    "/metrics": async (_req, res) => {
+      const text = await runPromise(Effect.flatMap(NodeMetrics, (metrics) => metrics.render))
+      res.writeHead(200, { ...CORS_HEADERS, "content-type": METRICS_CONTENT_TYPE, "content-length": Buffer.byteLength(text) })
+      res.end(text)
+    }
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> | void => {
+    const path = routePath(req.url)
+    const method = ROUTES[path]
+    const route = routes[path]
+    if (method === undefined || route === undefined) return sendError(res, 404, "not_found", "no such route", {}, CORS_HEADERS)
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, PREFLIGHT_HEADERS)
+      res.end()
+      return
+    }
+    if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
+      return sendError(res, 405, "method_not_allowed", "method not allowed", {}, { ...CORS_HEADERS, allow: `${method}, OPTIONS` })
+    }
+    return route(req, res)
+  }
+}
+
+/** A listening HTTP lane. */
+export interface BoundServer {
+  readonly server: Server
+  readonly port: number
+  readonly host: string
+}
+
+/**
+ * Listens with the node's request listener; the server is closed when the scope closes. A bind
+ * failure is a typed {@link ListenError}, never an unhandled `error` event.
+ */
+export const listenNode = (options: ListenOptions): Effect.Effect<BoundServer, ListenError, ServerServices | Scope.Scope> =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<ServerServices>()
+    const config = yield* NodeSettings
+    const listener = nodeRequestListener(runtime, config.maxBodyBytes)
+    const server = createServer(
+      { keepAlive: true },
+      guarded(listener, () => config.logger.error("request handler fault"))
+    )
+    // Socket errors (resets mid-request) must never crash the process.
+    server.on("clientError", (_error, socket) => socket.destroy())
+    const host = options.host ?? "0.0.0.0"
+    const port = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => listen(server, options.port ?? DEFAULT_NODE_HTTP_PORT, host), catch: (error) => error as ListenError }),
+      () =>
+        Effect.promise(() => {
+          // The scope closes after draining: connections still open hold tasks past the drain bound, so end them
+          // (which cancels their handlers) rather than wait for them.
+          const closed = closeServer(server)
+          server.closeAllConnections()
+          return closed
+        })
+    )
+    return { server, port, host }
+  })

@@ -1,0 +1,360 @@
+/**
+ * `POST /v1/task` after the body is read (WIRE.md §5.5 steps 2–10), independent of the lane that
+ * carried it: shutdown, authentication, validation, policy, intent, idempotency, nonce, admission,
+ * then the handler under its deadline. Every answer is a finished {@link TaskReply}.
+ */
+import { Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import {
+  CAPACITY_RETRY_AFTER_MS,
+  DEFAULT_QOS_CLASS,
+  NODE_DEFAULT_TASK_TIMEOUT_MS,
+  NODE_MAX_TASK_TIMEOUT_MS,
+  NODE_MIN_TASK_TIMEOUT_MS,
+  SHUTDOWN_RETRY_AFTER_S
+} from "../constants.js"
+import { errorEnvelope } from "../protocol/envelope.js"
+import type { EnvelopeExtras } from "../protocol/envelope.js"
+import { isUuid } from "../protocol/ids.js"
+import { isValidTraceparent } from "../protocol/trace.js"
+import { isValidIntent, refusedRiskCategory } from "../protocol/urn.js"
+import { Admission } from "./admission.js"
+import { NodeAuth } from "./auth.js"
+import { NodeSettings } from "./config.js"
+import { Idempotency, taskFingerprint } from "./idempotency.js"
+import type { StoredReply } from "./idempotency.js"
+import { NodeLifecycle } from "./lifecycle.js"
+import { NodeMetrics } from "./metrics.js"
+import type { TaskStatus } from "./metrics.js"
+import type { HandlerContext, NodeTask, QosClass, TaskHandler } from "./task.js"
+import { QOS_PRIORITY } from "./task.js"
+
+/** A task as a lane received it: the parsed body plus the request metadata that matters. */
+export interface TaskSubmission {
+  readonly body: Readonly<Record<string, unknown>>
+  readonly authorization: string | undefined
+  readonly consumerToken: string | undefined
+  readonly traceparent: string | undefined
+  readonly tracestate: string | undefined
+  readonly traceId: string | undefined
+  readonly clientIp: string
+  readonly origin: string | undefined
+}
+
+/** A finished answer: status, headers and the exact body bytes. */
+export interface TaskReply {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Buffer
+}
+
+/** Runs submitted tasks. */
+export interface TaskRunnerService {
+  readonly run: (submission: TaskSubmission) => Effect.Effect<TaskReply>
+}
+
+/** The task runner as an Effect service; one per node, shared by lanes. */
+export class TaskRunner extends Context.Tag("iicp/TaskRunner")<TaskRunner, TaskRunnerService>() {
+  /** A runner calling `handler` for every admitted task. */
+  static readonly layer = (
+    handler: TaskHandler
+  ): Layer.Layer<TaskRunner, never, NodeSettings | NodeAuth | Admission | Idempotency | NodeMetrics | NodeLifecycle> =>
+    Layer.effect(TaskRunner, makeTaskRunner(handler))
+}
+
+/** A request refused before the handler: nothing is recorded. */
+class Refusal extends Data.TaggedError("Refusal")<{ readonly reply: TaskReply }> {}
+
+class DeadlineExpired extends Data.TaggedError("DeadlineExpired") {}
+
+const encode = (status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): TaskReply => ({
+  status,
+  headers,
+  body: Buffer.from(JSON.stringify(body))
+})
+
+const refuse = (status: number, code: string, message: string, extras: EnvelopeExtras = {}, headers: Record<string, string> = {}) =>
+  new Refusal({ reply: encode(status, errorEnvelope(code, message, extras), headers) })
+
+const UNAVAILABLE = refuse(503, "unavailable", "node is shutting down", {}, { "retry-after": String(SHUTDOWN_RETRY_AFTER_S) })
+const UNAUTHORIZED = refuse(401, "unauthorized", "missing or invalid credential")
+
+/** 429 `rate_limited` for an open-mode client over its limit. */
+const rateLimited = (retryAfterMs: number): Refusal => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
+  return refuse(429, "rate_limited", "too many requests", { retry_after: seconds, retry_after_ms: retryAfterMs }, { "retry-after": String(seconds) })
+}
+
+/**
+ * A handler context whose AbortController is only created when the handler reads `signal`: most
+ * synchronous handlers never do, and the controller is a measurable share of a fast task.
+ */
+const lazySignalContext = (deadline: number): HandlerContext & { readonly abort: () => void } => {
+  let controller: AbortController | undefined
+  let aborted = false
+  return {
+    deadline,
+    get signal() {
+      controller ??= new AbortController()
+      if (aborted) controller.abort()
+      return controller.signal
+    },
+    abort: () => {
+      aborted = true
+      controller?.abort()
+    }
+  }
+}
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The qos class a task asks for (§5.8): `qos`, else `qos_class`, else interactive; `undefined` when invalid. */
+export const qosOf = (constraints: Readonly<Record<string, unknown>>): QosClass | undefined => {
+  const raw = constraints["qos"] ?? constraints["qos_class"] ?? DEFAULT_QOS_CLASS
+  const normalised = raw === "best_effort" ? "best-effort" : raw
+  return typeof normalised === "string" && Object.hasOwn(QOS_PRIORITY, normalised) ? (normalised as QosClass) : undefined
+}
+
+interface ValidTask {
+  readonly taskId: string
+  readonly intent: string
+  readonly timeoutMs: number
+  readonly qos: QosClass
+  readonly nonce: string | undefined
+}
+
+const invalid = (message: string) => refuse(422, "validation_error", message)
+
+/** Steps 4–6: shape, policy and served intent, as a plain check (this runs for every task). */
+const checkTask = (body: Readonly<Record<string, unknown>>, served: ReadonlySet<string>): ValidTask | Refusal => {
+  const constraints = body["constraints"] ?? {}
+  if (!isUuid(body["task_id"])) return invalid("task_id must be a UUID")
+  if (!isValidIntent(body["intent"])) return invalid("intent is not a valid IICP intent URN")
+  if (!isRecord(body["payload"])) return invalid("payload must be an object")
+  if (!isRecord(constraints)) return invalid("constraints must be an object")
+  const timeout = constraints["timeout_ms"] ?? NODE_DEFAULT_TASK_TIMEOUT_MS
+  if (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < NODE_MIN_TASK_TIMEOUT_MS || timeout > NODE_MAX_TASK_TIMEOUT_MS) {
+    return invalid(`constraints.timeout_ms must be an integer ${NODE_MIN_TASK_TIMEOUT_MS}-${NODE_MAX_TASK_TIMEOUT_MS}`)
+  }
+  const qos = qosOf(constraints)
+  if (qos === undefined) return invalid("constraints.qos must be realtime, interactive, batch or best-effort")
+  const intent = body["intent"]
+  const category = refusedRiskCategory(intent)
+  if (category) return refuse(422, "IICP-POLICY-001", `intent refused by policy (${category})`)
+  if (!served.has(intent)) return refuse(404, "unknown_intent", "this node does not serve the intent")
+  const nonce = typeof body["nonce"] === "string" ? body["nonce"] : undefined
+  return { taskId: body["task_id"], intent, timeoutMs: timeout, qos, nonce }
+}
+
+/** The handler's view of the task (§5.9): no `auth` or `nonce`, constraints filled in, trace from the headers. */
+const handlerTask = (submission: TaskSubmission, valid: ValidTask): NodeTask => {
+  const { auth: _auth, nonce: _nonce, ...rest } = submission.body
+  const constraints = isRecord(rest["constraints"]) ? rest["constraints"] : {}
+  const headerTrace = isValidTraceparent(submission.traceparent)
+    ? { traceparent: submission.traceparent, ...(submission.tracestate ? { tracestate: submission.tracestate } : {}) }
+    : undefined
+  return {
+    ...rest,
+    task_id: valid.taskId,
+    intent: valid.intent,
+    payload: rest["payload"] as Record<string, unknown>,
+    constraints: { ...constraints, timeout_ms: valid.timeoutMs, qos: valid.qos },
+    ...(headerTrace ? { _trace: headerTrace } : {})
+  }
+}
+
+/** A handler failure mapped by its status (§5.9); messages are generic so nothing from the backend leaks. */
+const failureStatus = (failure: unknown): number => {
+  if (failure instanceof DeadlineExpired) return 504
+  const record = isRecord(failure) || failure instanceof Error ? (failure as unknown as Record<string, unknown>) : {}
+  const status = typeof record["status"] === "number" ? record["status"] : typeof record["error_code"] === "number" ? record["error_code"] : undefined
+  const code = record["code"]
+  if (status === 408 || status === 504 || code === "task_timeout") return 504
+  if (status === 429 || code === "capacity_exceeded") return 429
+  if (status === 400 || status === 404 || status === 422 || code === "validation_error") return 422
+  return 502
+}
+
+const numberAt = (value: unknown, ...path: Array<string>): number | undefined => {
+  let at = value
+  for (const key of path) at = isRecord(at) ? at[key] : undefined
+  return typeof at === "number" && Number.isFinite(at) ? at : undefined
+}
+
+/** A handler outcome as the terminal answer (§5.5, §5.9); 429 and 422 mappings are refusals, recorded nowhere. */
+const terminalAnswer = (
+  valid: ValidTask,
+  outcome: Either.Either<unknown, unknown>,
+  latencyMs: number
+): { readonly status: TaskStatus; readonly reply: TaskReply; readonly tokensUsed: number } | Refusal => {
+  if (Either.isRight(outcome)) {
+    const result = outcome.right ?? null
+    const tokensUsed = numberAt(result, "usage", "total_tokens") ?? 0
+    const model = isRecord(result) && typeof result["model"] === "string" ? result["model"] : undefined
+    const reply = encode(200, {
+      task_id: valid.taskId,
+      status: "success",
+      result,
+      metrics: { latency_ms: latencyMs, tokens_used: tokensUsed },
+      ...(model === undefined ? {} : { model_used: model }),
+      generated_by_ai: true
+    })
+    return { status: "success", reply, tokensUsed }
+  }
+  const code = failureStatus(outcome.left)
+  if (code === 429) return capacityRefusal(valid.qos, "backend at capacity")
+  if (code === 422) return invalid("backend rejected the request")
+  const status: TaskStatus = code === 504 ? "timeout" : "error"
+  const reply = encode(code, {
+    task_id: valid.taskId,
+    status,
+    result: null,
+    metrics: { latency_ms: latencyMs, tokens_used: 0 },
+    error: code === 504 ? { code: "task_timeout", message: "timeout_ms exceeded" } : { code: "backend_error", message: "backend failed" }
+  })
+  return { status, reply, tokensUsed: 0 }
+}
+
+/** 429 `capacity_exceeded` with the normalised class and the retry hints (§5.8). */
+const capacityRefusal = (qos: QosClass, message: string): Refusal =>
+  refuse(
+    429,
+    "capacity_exceeded",
+    message,
+    { iicp_code: "IICP-E021", qos_class: qos, retry_after_ms: CAPACITY_RETRY_AFTER_MS },
+    { "retry-after": String(CAPACITY_RETRY_AFTER_MS / 1000) }
+  )
+
+/** Builds a runner calling `handler` (for lanes that assemble their own services). */
+export const makeTaskRunner = (handler: TaskHandler) =>
+  Effect.gen(function* () {
+    const config = yield* NodeSettings
+    const auth = yield* NodeAuth
+    const admission = yield* Admission
+    const ledger = yield* Idempotency
+    const metrics = yield* NodeMetrics
+    const lifecycle = yield* NodeLifecycle
+    const log = config.logger
+    const served = new Set(config.intents)
+
+    /**
+     * Calls the handler with a signal that fires at the deadline. A synchronous result (the echo
+     * backend) settles at once; only a pending promise is raced against the deadline on the Effect clock.
+     */
+    const invoke = (task: NodeTask, started: number, timeoutMs: number): Effect.Effect<unknown, unknown> =>
+      Effect.suspend(() => {
+        const context = lazySignalContext(started + timeoutMs)
+        return Effect.try({ try: () => handler(task, context), catch: (error) => error }).pipe(
+          Effect.flatMap((result) =>
+            isPromiseLike(result)
+              ? Effect.async<unknown, unknown>((resume) => {
+                  result.then(
+                    (value) => resume(Effect.succeed(value)),
+                    (error: unknown) => resume(Effect.fail(error))
+                  )
+                  return Effect.sync(context.abort)
+                }).pipe(Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new DeadlineExpired() }))
+              : Effect.succeed(result)
+          )
+        )
+      })
+
+    /** Step 10: run the handler under the deadline and build the terminal answer. */
+    const execute = (submission: TaskSubmission, valid: ValidTask): Effect.Effect<TaskReply, Refusal> =>
+      Effect.clockWith((clock) => {
+        const started = clock.unsafeCurrentTimeMillis()
+        return invoke(handlerTask(submission, valid), started, valid.timeoutMs).pipe(
+          Effect.flatMap((result) => (isRecord(result) && typeof result["error_code"] === "number" ? Effect.fail(result) : Effect.succeed(result))),
+          Effect.either,
+          Effect.flatMap((outcome) => {
+            const latencyMs = Math.max(0, clock.unsafeCurrentTimeMillis() - started)
+            const finished = terminalAnswer(valid, outcome, latencyMs)
+            if (finished instanceof Refusal) return Effect.fail(finished)
+            log.info("task finished", { task_id: valid.taskId, status: finished.status, latency_ms: latencyMs })
+            return Effect.as(
+              metrics.observe({ status: finished.status, intent: valid.intent, qos: valid.qos, latencyMs, tokensUsed: finished.tokensUsed }),
+              finished.reply
+            )
+          })
+        )
+      })
+
+    /** Steps 8–10 for a task this request owns: nonce, admission, handler. */
+    const admitAndExecute = (submission: TaskSubmission, valid: ValidTask): Effect.Effect<TaskReply, Refusal> => {
+      const nonce = valid.nonce
+      const run = admission.withSlot(valid.qos, nonce === undefined ? execute(submission, valid) : Effect.zipRight(ledger.recordNonce(nonce), execute(submission, valid))).pipe(
+        Effect.catchTag("CapacityRefused", (refused) => {
+          log.info("task refused: capacity", { task_id: valid.taskId, qos: refused.qos })
+          return Effect.fail(capacityRefusal(refused.qos, "node at capacity"))
+        })
+      )
+      if (nonce === undefined) return run
+      return Effect.flatMap(ledger.nonceSeen(nonce), (seen) =>
+        seen ? Effect.fail(refuse(409, "conflict", "nonce already used", { iicp_code: "IICP-E011", reason: "replay_detected" })) : run
+      )
+    }
+
+    const toStored = (reply: TaskReply): StoredReply => ({ status: reply.status, body: reply.body })
+    const replay = (stored: StoredReply): TaskReply => ({
+      status: stored.status,
+      body: stored.body,
+      headers: { "x-iicp-idempotent-replay": "true" }
+    })
+
+    /** Step 7: run once per task_id; identical retries get the stored answer, different bodies 409. */
+    const once = (submission: TaskSubmission, valid: ValidTask, fingerprint: string): Effect.Effect<TaskReply, Refusal> =>
+      Effect.flatMap(ledger.claim(valid.taskId, fingerprint), (claim) => {
+        switch (claim._tag) {
+          case "Replay":
+            return Effect.succeed(replay(claim.reply))
+          case "Conflict":
+            return Effect.fail(refuse(409, "conflict", "task_id reused with a different body", { iicp_code: "IICP-E010", reason: "task_id_reused" }))
+          case "Running":
+            return claim.outcome.pipe(
+              Effect.timeoutFail({ duration: Duration.millis(valid.timeoutMs), onTimeout: () => new DeadlineExpired() }),
+              Effect.flatMap(Option.match({ onNone: () => once(submission, valid, fingerprint), onSome: (stored) => Effect.succeed(replay(stored)) })),
+              Effect.catchTag("DeadlineExpired", () =>
+                Effect.fail(refuse(504, "task_timeout", "timeout_ms exceeded while the first attempt ran"))
+              )
+            )
+          case "Fresh":
+            return admitAndExecute(submission, valid).pipe(
+              Effect.tap((reply) => claim.complete(toStored(reply))),
+              Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : claim.abandon))
+            )
+        }
+      })
+
+    const pipeline = (submission: TaskSubmission): Effect.Effect<TaskReply, Refusal> =>
+      Effect.flatMap(lifecycle.isDraining, (draining) => {
+        if (draining) return Effect.fail(UNAVAILABLE)
+        const body = submission.body
+        const credentials = {
+          authorization: submission.authorization,
+          consumerToken: submission.consumerToken,
+          bodyAuth: body["auth"],
+          intent: body["intent"],
+          clientIp: submission.clientIp,
+          origin: submission.origin
+        }
+        return Effect.flatMap(auth.authorize(credentials), (verdict) => {
+          if (verdict._tag === "Unauthorized") return Effect.fail(UNAUTHORIZED)
+          if (verdict._tag === "RateLimited") return Effect.fail(rateLimited(verdict.retryAfterMs))
+          const valid = checkTask(body, served)
+          return valid instanceof Refusal ? Effect.fail(valid) : once(submission, valid, taskFingerprint(body))
+        })
+      })
+
+    const withTraceId = (submission: TaskSubmission, reply: TaskReply): TaskReply =>
+      submission.traceId === undefined ? reply : { ...reply, headers: { ...reply.headers, "x-iicp-trace-id": submission.traceId } }
+
+    return {
+      run: (submission) =>
+        pipeline(submission).pipe(
+          Effect.catchTag("Refusal", (refusal) => Effect.succeed(refusal.reply)),
+          Effect.map((reply) => withTraceId(submission, reply))
+        )
+    } satisfies TaskRunnerService
+  })

@@ -1,0 +1,50 @@
+/**
+ * What a node's handler sees and returns (WIRE.md §5.9), and the errors it may throw.
+ */
+
+/** QoS classes in priority order (§5.8). */
+export type QosClass = "realtime" | "interactive" | "batch" | "best-effort"
+
+/** Priority of each class: lower is served first. */
+export const QOS_PRIORITY: Readonly<Record<QosClass, number>> = { realtime: 0, interactive: 1, batch: 2, "best-effort": 3 }
+
+/** The task as a handler receives it: `auth` and `nonce` removed, `_trace` set from the request headers. */
+export interface NodeTask {
+  readonly task_id: string
+  readonly intent: string
+  readonly payload: Readonly<Record<string, unknown>>
+  /** Always present for the handler: `timeout_ms` and the normalised `qos` are filled in. */
+  readonly constraints: Readonly<Record<string, unknown>> & { readonly timeout_ms: number; readonly qos: QosClass }
+  readonly _trace?: { readonly traceparent?: string; readonly tracestate?: string }
+  readonly source_node_id?: string
+  readonly [member: string]: unknown
+}
+
+/** The second argument of a handler. */
+export interface HandlerContext {
+  /** Fires when the task's deadline passes or the task is cancelled; stop work and settle. */
+  readonly signal: AbortSignal
+  /** Epoch milliseconds at which the deadline passes: the budget a backend call may use. */
+  readonly deadline: number
+}
+
+/**
+ * A task handler: returns the result object itself (for chat an OpenAI chat completion), which
+ * becomes `result`; fails by throwing, optionally a {@link TaskFailure} or any `{code, message, status}`.
+ */
+export type TaskHandler = (task: NodeTask, context: HandlerContext) => unknown
+
+/**
+ * An error a handler or backend throws to choose the answer (§5.9): `status` 408/504 → 504,
+ * 429 → 429, 400/404/422 → 422, anything else → 502 `backend_error`.
+ */
+export class TaskFailure extends Error {
+  override readonly name = "TaskFailure"
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string
+  ) {
+    super(message)
+  }
+}
