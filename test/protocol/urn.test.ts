@@ -29,6 +29,7 @@ describe("intent URN (WIRE §2.1)", () => {
       fc.property(fc.string(), (s) => {
         const urn = `urn:iicp:intent:llm:${s}:v1`
         if (isValidIntent(urn)) {
+          // eslint-disable-next-line no-control-regex
           expect(urn).not.toMatch(/[+A-Z\u0000-\u001f\u007f]/)
         }
       })
