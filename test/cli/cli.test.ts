@@ -78,6 +78,21 @@ describe("iicp processes form a mesh", () => {
     expect(await directory.exited).toBe(0)
   })
 
+  it("up brings a mesh up, serves chats, and Ctrl-C (SIGINT) stops every node and exits 0", async () => {
+    const up = await startCli<{ directory_url: string; nodes: Array<{ node_id: string; url: string }> }>(["up", "--nodes", "2"], 60_000)
+    try {
+      expect(up.ready.nodes.map((n) => n.node_id)).toEqual(["local-node-1", "local-node-2"])
+      const chat = await runCli(["chat", "via up", "--json"], { IICP_DIRECTORY_URL: up.ready.directory_url })
+      expect(chat.code, chat.stderr).toBe(0)
+      expect(JSON.parse(chat.stdout).node_id).toMatch(/^local-node-[12]$/)
+    } finally {
+      up.child.kill("SIGINT")
+    }
+    expect(await up.exited).toBe(0)
+    // The nodes were drained and closed: their ports no longer answer.
+    for (const node of up.ready.nodes) await expect(fetch(`${node.url}/iicp/health`)).rejects.toThrow()
+  })
+
   it("demo routes chats, survives a killed node and exits 0", async () => {
     const run = await runCli(["demo", "--json"], {}, 90_000)
     expect(run.code, run.stderr).toBe(0)
