@@ -1,7 +1,10 @@
-// Client benchmark: `client.chat` (discovery cached) against a raw keep-alive undici POST of the same
-// body to the same local node, in the same run; the cost of one task-lifecycle actor run to
-// completion with instant fake actors; and heap per in-flight task. Needs `npm run build` first.
+// Client benchmark: `client.chat` (discovery cached) against two baselines measured in the same run,
+// each POSTing the same body to the same local node over keep-alive: Node's global `fetch` (the
+// issue's baseline) and `undici.request` (a stricter one: the client's own transport, without
+// fetch's WHATWG layers). Also the cost of one task-lifecycle actor run to completion with instant
+// fake actors, and heap per in-flight task. Needs `npm run build` first.
 // Run alone with `node bench/client.mjs`, or through bench/run.mjs, which imports `run()`.
+/* global fetch */
 import { createServer } from "node:http"
 import { randomUUID } from "node:crypto"
 import { performance } from "node:perf_hooks"
@@ -133,18 +136,27 @@ export const run = async () => {
   const directory = await startDirectory(node.url)
   const client = new IicpClient({ directoryUrl: directory.url })
   const agent = new Agent({ keepAliveTimeout: 4_000, connections: 128 })
-  const rawPost = async () => {
-    const payload = Buffer.from(
+  const taskUrl = `${node.url}/v1/task`
+  const taskBody = () =>
+    Buffer.from(
       JSON.stringify({ task_id: randomUUID(), intent: CHAT_INTENT, payload: { messages: MESSAGES }, constraints: { timeout_ms: 30_000, qos: "interactive" } })
     )
-    const res = await request(`${node.url}/v1/task`, {
+  const undiciPost = async () => {
+    const payload = taskBody()
+    const res = await request(taskUrl, {
       method: "POST",
       dispatcher: agent,
       headers: { "content-type": "application/json", "content-length": String(payload.length) },
       body: payload
     })
     const body = await res.body.json()
-    if (body.status !== "success") throw new Error("baseline failed")
+    if (body.status !== "success") throw new Error("undici baseline failed")
+  }
+  // Node's global fetch keeps connections alive through its global dispatcher.
+  const fetchPost = async () => {
+    const res = await fetch(taskUrl, { method: "POST", headers: { "content-type": "application/json" }, body: taskBody() })
+    const body = await res.json()
+    if (body.status !== "success") throw new Error("fetch baseline failed")
   }
   const chat = async () => {
     const res = await client.chat(MESSAGES)
@@ -153,52 +165,69 @@ export const run = async () => {
   try {
     for (let i = 0; i < WARMUP; i++) {
       await chat()
-      await rawPost()
+      await fetchPost()
+      await undiciPost()
     }
-    // Alternating blocks so drift (JIT, GC, a busy box) hits both sides alike.
+    // Alternating blocks so drift (JIT, GC, a busy box) hits every side alike.
     const chatSamples = []
-    const rawSamples = []
+    const fetchSamples = []
+    const undiciSamples = []
     for (let done = 0; done < SAMPLES; done += BLOCK) {
-      for (let i = 0; i < BLOCK; i++) rawSamples.push(await time(rawPost))
+      for (let i = 0; i < BLOCK; i++) fetchSamples.push(await time(fetchPost))
+      for (let i = 0; i < BLOCK; i++) undiciSamples.push(await time(undiciPost))
       for (let i = 0; i < BLOCK; i++) chatSamples.push(await time(chat))
     }
     const chatStats = summary(chatSamples)
-    const rawStats = summary(rawSamples)
+    const fetchStats = summary(fetchSamples)
+    const undiciStats = summary(undiciSamples)
 
     const actorMicros = actorRunMicros()
 
-    // Heap per in-flight task: the node parks every answer until all tasks are in flight.
-    const before = settledHeap()
-    node.hold()
-    const pending = Array.from({ length: IN_FLIGHT }, () => client.chat(MESSAGES))
-    while (node.held.length < Math.min(IN_FLIGHT, 128)) await new Promise((resolve) => setTimeout(resolve, 10))
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    const during = settledHeap()
-    // Releasing also stops holding, so tasks still queued in the pool are answered at once.
-    node.release()
-    await Promise.all(pending)
-    const bytesPerTask = (during - before) / IN_FLIGHT
+    // Heap per in-flight task: the node parks every answer until all `send` calls are in flight.
+    const heapPerInFlight = async (send) => {
+      const before = settledHeap()
+      node.hold()
+      const pending = Array.from({ length: IN_FLIGHT }, send)
+      while (node.held.length < Math.min(IN_FLIGHT, 128)) await new Promise((resolve) => setTimeout(resolve, 10))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const during = settledHeap()
+      // Releasing also stops holding, so requests still queued in the pool are answered at once.
+      node.release()
+      await Promise.all(pending)
+      return (during - before) / IN_FLIGHT
+    }
+    const bytesPerTask = await heapPerInFlight(() => client.chat(MESSAGES))
+    const bytesPerUndiciRequest = await heapPerInFlight(undiciPost)
 
     const figures = {
       chatP50Ms: chatStats.p50,
       chatP99Ms: chatStats.p99,
-      rawP50Ms: rawStats.p50,
-      rawP99Ms: rawStats.p99,
-      p50Ratio: chatStats.p50 / rawStats.p50,
-      p99Ratio: chatStats.p99 / rawStats.p99,
+      fetchP50Ms: fetchStats.p50,
+      fetchP99Ms: fetchStats.p99,
+      undiciP50Ms: undiciStats.p50,
+      undiciP99Ms: undiciStats.p99,
+      p50RatioFetch: chatStats.p50 / fetchStats.p50,
+      p99RatioFetch: chatStats.p99 / fetchStats.p99,
+      p50RatioUndici: chatStats.p50 / undiciStats.p50,
+      p99RatioUndici: chatStats.p99 / undiciStats.p99,
       actorRunMicros: actorMicros,
       heapBytesPerInFlightTask: bytesPerTask,
+      heapBytesPerInFlightUndiciRequest: bytesPerUndiciRequest,
       samples: SAMPLES,
       inFlightTasks: IN_FLIGHT
     }
-    const row = (name, value, target) => console.log(`${name.padEnd(42)} ${value.padStart(14)}   ${target}`)
-    console.log(`${"measure".padEnd(42)} ${"value".padStart(14)}   target`)
-    row("client.chat p50 / p99 (ms)", `${chatStats.p50.toFixed(3)} / ${chatStats.p99.toFixed(3)}`, "")
-    row("raw undici POST p50 / p99 (ms)", `${rawStats.p50.toFixed(3)} / ${rawStats.p99.toFixed(3)}`, "baseline, same run")
-    row("ratio p50 (chat / raw)", `${figures.p50Ratio.toFixed(2)}x`, "<= 1.2x")
-    row("ratio p99 (chat / raw)", `${figures.p99Ratio.toFixed(2)}x`, "")
+    const ms = ({ p50, p99 }) => `${p50.toFixed(3)} / ${p99.toFixed(3)}`
+    const ratio = (a, b) => `${(a.p50 / b.p50).toFixed(2)}x / ${(a.p99 / b.p99).toFixed(2)}x`
+    const row = (name, value, target) => console.log(`${name.padEnd(42)} ${value.padStart(16)}   ${target}`)
+    console.log(`${"measure".padEnd(42)} ${"value".padStart(16)}   target`)
+    row("client.chat p50 / p99 (ms)", ms(chatStats), "")
+    row("fetch POST p50 / p99 (ms)", ms(fetchStats), "baseline (issue), same run")
+    row("undici.request POST p50 / p99 (ms)", ms(undiciStats), "stricter baseline, same run")
+    row("chat / fetch, p50 / p99", ratio(chatStats, fetchStats), "p50 <= 1.2x")
+    row("chat / undici.request, p50 / p99", ratio(chatStats, undiciStats), "")
     row("task-lifecycle actor, create+run (µs)", actorMicros.toFixed(1), "< 50 µs")
     row(`heap per in-flight task (${IN_FLIGHT} tasks, bytes)`, bytesPerTask.toFixed(0), "< 5120 B")
+    row("heap per in-flight undici.request (bytes)", bytesPerUndiciRequest.toFixed(0), "baseline, same run")
     return figures
   } finally {
     await client.close()

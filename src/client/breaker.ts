@@ -33,9 +33,14 @@ const CLOSED: BreakerEntry = { failures: 0, openUntil: undefined, trial: false }
 export const makeCircuitBreaker: Effect.Effect<CircuitBreaker> = Effect.map(
   Ref.make(new Map<string, BreakerEntry>()),
   (entries) => {
+    // An unchanged entry keeps the map as it is: the common success on a closed node copies nothing.
     const update = (nodeId: string, f: (entry: BreakerEntry, now: number) => BreakerEntry) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(entries, (map) => new Map(map).set(nodeId, f(map.get(nodeId) ?? CLOSED, now)))
+        Ref.update(entries, (map) => {
+          const entry = map.get(nodeId) ?? CLOSED
+          const next = f(entry, now)
+          return next === entry ? map : new Map(map).set(nodeId, next)
+        })
       )
     return {
       admit: (nodeId) =>

@@ -2,7 +2,7 @@
  * The client implementation (WIRE.md §4): discover → select → submit, each task one
  * task-lifecycle actor hosted in its own fiber. Both the Effect service and the Promise class use it.
  */
-import { Context, Effect, Fiber, Layer, Random, Runtime } from "effect"
+import { Context, Effect, FiberId, Layer, Random, Runtime } from "effect"
 import type { Scope } from "effect"
 import { fromCallback } from "xstate"
 import type { EventObject } from "xstate"
@@ -84,9 +84,8 @@ const effectActor = <TInput extends { readonly taskId: string }>(
     const task = tasks.get(input.taskId)
     if (!task) throw new Error("task-lifecycle actor started for an unknown task")
     const fiber = Runtime.runFork(task.runtime)(Effect.map(body(input, task), sendBack))
-    return () => {
-      Runtime.runFork(task.runtime)(Fiber.interrupt(fiber))
-    }
+    // Interrupt in place: XState stops the actor synchronously and needs nothing awaited.
+    return () => fiber.unsafeInterruptAsFork(FiberId.none)
   })
 
 /** Candidates from a discover answer, in the directory's order. */

@@ -2,21 +2,56 @@
  * The clock bridge: XState schedules `after` delays through this, and it runs them on Effect's
  * `Clock`, so TestClock.adjust drives machine timers in tests exactly as it drives Effect sleeps.
  */
-import { Effect, Fiber, Runtime } from "effect"
+import { Clock, Context, DefaultServices, Duration, Effect, FiberId, FiberRefs, Runtime } from "effect"
 import type { ActorOptions, AnyActorLogic } from "xstate"
 
 /** XState's clock interface (not exported by name from xstate). */
 export type XStateClock = NonNullable<ActorOptions<AnyActorLogic>["clock"]>
 
-/** An XState clock whose timers are Effect sleeps run on `runtime`. */
-export const bridgedClock = <R>(runtime: Runtime.Runtime<R>): XStateClock => {
-  const fork = Runtime.runFork(runtime)
-  return {
-    setTimeout: (fn: (...args: Array<unknown>) => void, timeoutMs: number) =>
-      fork(Effect.sleep(Math.max(0, timeoutMs)).pipe(Effect.andThen(Effect.sync(() => fn())))),
-    clearTimeout: (handle: unknown) => {
-      fork(Fiber.interrupt(handle as Fiber.RuntimeFiber<void>))
+/** Cancels a timer of {@link scheduleOn}; a no-op once it has fired or been cancelled. */
+export type CancelTimer = () => void
+
+/** Runs a callback after a delay in ms on an Effect clock; returns its canceller. */
+export type ScheduleTimer = (task: () => void, delayMs: number) => CancelTimer
+
+/** The `Clock` service the fibers of `runtime` see (TestClock under `it.effect`). */
+const clockOf = <R>(runtime: Runtime.Runtime<R>): Clock.Clock =>
+  Context.get(FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices), Clock.Clock)
+
+/** Effect's default Clock, whose `sleep` is a host timer. */
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/** The live Clock treats delays beyond the host timer range as never firing; so does the fast path. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A timer scheduler on the Clock of `runtime`. On Effect's live Clock a timer is the host timer its
+ * `sleep` would set, without a fiber around it; on any other Clock (TestClock, a custom one) it is
+ * a small root fiber sleeping on that Clock, cancelled in place. Either is cheap enough to arm per
+ * task and per attempt.
+ */
+export const scheduleOn = <R>(runtime: Runtime.Runtime<R>): ScheduleTimer => {
+  const clock = clockOf(runtime)
+  if (clock === liveClock) {
+    return (task, delayMs) => {
+      if (delayMs > MAX_TIMER_MS) return () => undefined
+      const handle = setTimeout(task, Math.max(0, delayMs))
+      return () => clearTimeout(handle)
     }
+  }
+  const fork = Runtime.runFork(runtime)
+  return (task, delayMs) => {
+    const fiber = fork(Effect.andThen(clock.sleep(Duration.millis(Math.max(0, delayMs))), Effect.sync(task)))
+    return () => fiber.unsafeInterruptAsFork(FiberId.none)
+  }
+}
+
+/** An XState clock whose timers run on the Clock of `runtime` (see {@link scheduleOn}). */
+export const bridgedClock = <R>(runtime: Runtime.Runtime<R>): XStateClock => {
+  const schedule = scheduleOn(runtime)
+  return {
+    setTimeout: (fn: (...args: Array<unknown>) => void, timeoutMs: number) => schedule(() => fn(), timeoutMs),
+    clearTimeout: (handle: unknown) => (handle as CancelTimer)()
   }
 }
 

@@ -3,10 +3,11 @@
  * bodies (§1.2), and timeouts on Effect's clock so TestClock governs them. Interrupting the effect
  * aborts the request on the wire.
  */
-import { Data, Duration, Effect } from "effect"
+import { Data, Effect } from "effect"
 import { Agent, errors as undiciErrors, request } from "undici"
 import type { Dispatcher } from "undici"
 import { IICP_VERSION_HEADER_VALUE } from "../constants.js"
+import { scheduleOn } from "./clock.js"
 
 /** A parsed HTTP answer. `body` is the parsed JSON, or `undefined` when the body was not JSON. */
 export interface HttpResponse {
@@ -84,12 +85,31 @@ const send = async (dispatcher: Dispatcher, req: HttpRequest, signal: AbortSigna
 
 /**
  * Sends one request and parses the answer. Fails with {@link HttpFailure} when no HTTP answer came
- * (connect error, reset, or `timeoutMs` elapsed on the Effect clock).
+ * (connect error, reset, or `timeoutMs` elapsed on the Effect clock). The timeout is one timer on
+ * the fiber's Clock rather than a race of two forked fibers: a client pays it on every attempt.
  */
 export const httpJson = (dispatcher: Dispatcher, req: HttpRequest): Effect.Effect<HttpResponse, HttpFailure> =>
-  Effect.tryPromise({ try: (signal) => send(dispatcher, req, signal), catch: classify }).pipe(
-    Effect.timeoutFail({
-      duration: Duration.millis(req.timeoutMs),
-      onTimeout: () => new HttpFailure({ reason: "timeout", message: `no answer within ${req.timeoutMs} ms` })
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.async<HttpResponse, HttpFailure>((resume) => {
+      const controller = new AbortController()
+      // The fiber takes the first resume only: the request's rejection after a timeout abort is dropped.
+      const cancelTimer = scheduleOn(runtime)(() => {
+        controller.abort()
+        resume(Effect.fail(new HttpFailure({ reason: "timeout", message: `no answer within ${req.timeoutMs} ms` })))
+      }, req.timeoutMs)
+      send(dispatcher, req, controller.signal).then(
+        (res) => {
+          cancelTimer()
+          resume(Effect.succeed(res))
+        },
+        (error: unknown) => {
+          cancelTimer()
+          resume(Effect.fail(classify(error)))
+        }
+      )
+      return Effect.sync(() => {
+        cancelTimer()
+        controller.abort()
+      })
     })
   )

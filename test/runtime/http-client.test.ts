@@ -1,0 +1,96 @@
+/**
+ * httpJson against real servers on 127.0.0.1: parsing, transport failures, and the per-request
+ * timeout on the Effect clock (TestClock), which, like interruption, aborts the request on the wire.
+ */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { it } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import type { Scope } from "effect"
+import { describe, expect } from "vitest"
+import { createAgent, httpJson } from "../../src/runtime/http-client.js"
+import type { HttpFailure } from "../../src/runtime/http-client.js"
+import type { FakeServer } from "../client/fixtures.js"
+import { startNode, success } from "../client/fixtures.js"
+
+const serverOf = (start: () => Promise<FakeServer>): Effect.Effect<FakeServer, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(start), (server) => Effect.promise(() => server.close()))
+
+const agentScoped = Effect.acquireRelease(Effect.sync(createAgent), (agent) => Effect.promise(() => agent.close()))
+
+const failureOf = <A>(exit: Exit.Exit<A, HttpFailure>): HttpFailure => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  if (Option.isNone(failure)) throw new Error("expected a failure")
+  return failure.value
+}
+
+/** A port nothing listens on: bound, then released. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+describe("httpJson", () => {
+  it.scoped("POSTs a JSON body with Content-Length and parses the JSON answer", () =>
+    Effect.gen(function* () {
+      const node = yield* serverOf(() => startNode([success("hello")]))
+      const agent = yield* agentScoped
+      const res = yield* httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: { task_id: "t-1" }, timeoutMs: 5_000 })
+      expect(res.status).toBe(200)
+      expect((res.body as { status: string }).status).toBe("success")
+      expect(node.requests[0]?.body).toEqual({ task_id: "t-1" })
+      expect(node.requests[0]?.headers["content-length"]).toBe(String(JSON.stringify({ task_id: "t-1" }).length))
+    })
+  )
+
+  it.scoped("a refused connection fails with reason connect", () =>
+    Effect.gen(function* () {
+      const agent = yield* agentScoped
+      const port = yield* Effect.promise(freePort)
+      const exit = yield* Effect.exit(httpJson(agent, { method: "GET", url: `http://127.0.0.1:${port}/`, timeoutMs: 5_000 }))
+      expect(failureOf(exit).reason).toBe("connect")
+    })
+  )
+
+  it.scoped("the timeout runs on the Effect clock: not a tick early, and it aborts the request", () =>
+    Effect.gen(function* () {
+      const node = yield* serverOf(() => startNode([{ kind: "hang" }]))
+      const agent = yield* agentScoped
+      const fiber = yield* Effect.fork(Effect.exit(httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: {}, timeoutMs: 1_000 })))
+      yield* Effect.promise(() => node.waitForRequests(1))
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      const failure = failureOf(yield* Fiber.join(fiber))
+      expect(failure.reason).toBe("timeout")
+      expect(failure.message).toBe("no answer within 1000 ms")
+      yield* Effect.promise(() => node.waitForAborts(1))
+      expect(node.abortedByClient).toBe(1)
+    })
+  )
+
+  it.scoped("interrupting the effect aborts the request on the wire", () =>
+    Effect.gen(function* () {
+      const node = yield* serverOf(() => startNode([{ kind: "hang" }]))
+      const agent = yield* agentScoped
+      const fiber = yield* Effect.fork(httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: {}, timeoutMs: 60_000 }))
+      yield* Effect.promise(() => node.waitForRequests(1))
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.promise(() => node.waitForAborts(1))
+      expect(node.abortedByClient).toBe(1)
+    })
+  )
+
+  it.scoped("a connection reset before the answer fails with reason reset", () =>
+    Effect.gen(function* () {
+      const node = yield* serverOf(() => startNode([{ kind: "reset" }]))
+      const agent = yield* agentScoped
+      const exit = yield* Effect.exit(httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: {}, timeoutMs: 5_000 }))
+      expect(failureOf(exit).reason).toBe("reset")
+    })
+  )
+})
