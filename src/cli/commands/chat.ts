@@ -1,18 +1,9 @@
 /** `iicp chat "prompt"`: routes one chat through the mesh and prints the answer. */
 import type { InspectionEvent } from "xstate"
 import { IicpClient } from "../../client/index.js"
+import { leafState, onRootState } from "../../runtime/inspector.js"
 import { EXIT_OK, intFlag, optionalString, UsageError } from "../args.js"
 import type { Command } from "../main.js"
-
-/** The innermost state name of a (possibly nested) XState state value, e.g. `{running: "submitting"}` → `submitting`. */
-const leafState = (value: unknown): string | undefined => {
-  if (typeof value === "string") return value
-  if (typeof value === "object" && value !== null) {
-    const [child] = Object.values(value)
-    return leafState(child)
-  }
-  return undefined
-}
 
 /** A record of the task machine's states in the order a task went through them, fed by inspection events. */
 export interface StateTrail {
@@ -28,11 +19,7 @@ export const stateTrail = (): StateTrail => {
   return {
     states,
     attempts: () => states.filter((s) => s === "submitting").length,
-    inspect: (event) => {
-      if (event.type !== "@xstate.snapshot") return
-      const state = leafState((event.snapshot as { value?: unknown }).value)
-      if (state !== undefined && states[states.length - 1] !== state) states.push(state)
-    }
+    inspect: onRootState((state) => states.push(leafState(state)))
   }
 }
 
