@@ -3,20 +3,22 @@ import { randomBytes } from "node:crypto"
 
 const TRACEPARENT_PATTERN = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
-const nonZeroHex = (bytes: number): string => {
+const ALL_ZERO = /^0+$/
+
+/** A fresh `00-<trace-id>-<parent-id>-01` from a CSPRNG (one 24-byte draw), never with all-zero ids. */
+export const newTraceparent = (): string => {
   for (;;) {
-    const hex = randomBytes(bytes).toString("hex")
-    if (!/^0+$/.test(hex)) return hex
+    const hex = randomBytes(24).toString("hex")
+    const traceId = hex.slice(0, 32)
+    const parentId = hex.slice(32)
+    if (!ALL_ZERO.test(traceId) && !ALL_ZERO.test(parentId)) return `00-${traceId}-${parentId}-01`
   }
 }
-
-/** A fresh `00-<trace-id>-<parent-id>-01` from a CSPRNG, never with all-zero ids. */
-export const newTraceparent = (): string => `00-${nonZeroHex(16)}-${nonZeroHex(8)}-01`
 
 /** Whether a received value is an acceptable traceparent (TRACE-04); malformed values are ignored, never errors. */
 export const isValidTraceparent = (value: unknown): value is string => {
   if (typeof value !== "string") return false
   const m = TRACEPARENT_PATTERN.exec(value)
   if (!m) return false
-  return m[1] !== "ff" && !/^0+$/.test(m[2]!) && !/^0+$/.test(m[3]!)
+  return m[1] !== "ff" && !ALL_ZERO.test(m[2]!) && !ALL_ZERO.test(m[3]!)
 }

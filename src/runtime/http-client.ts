@@ -38,7 +38,8 @@ export const createAgent = (options: { readonly rejectUnauthorized?: boolean } =
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 60_000,
     connections: 128,
-    connect: { timeout: 10_000, ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) }
+    // TLS 1.3 minimum towards directories and nodes (SEC-TLS-01); plain http is unaffected.
+    connect: { timeout: 10_000, minVersion: "TLSv1.3", ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) }
   })
 
 const headerRecord = (headers: Record<string, string | Array<string> | undefined>): Record<string, string | undefined> => {
