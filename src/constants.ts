@@ -8,9 +8,7 @@ export const PACKAGE_VERSION = "0.1.0"
 
 // §1.1 ports
 export const DEFAULT_NODE_HTTP_PORT = 8020
-export const DEFAULT_NATIVE_PORT = 9484
 export const DEFAULT_RELAY_ACCEPT_PORT = 9485
-export const DEFAULT_LOCAL_PROXY_PORT = 9483
 
 // §1.3 headers
 export const IICP_VERSION_HEADER_VALUE = "1.5"
@@ -19,7 +17,6 @@ export const DISCOVER_CACHE_CONTROL = "public, max-age=5, s-maxage=10, stale-whi
 // §1.4 timeouts
 export const DIRECTORY_CALL_TIMEOUT_MS = 5_000
 export const TASK_ATTEMPT_GRACE_MS = 2_000
-export const PROBE_CALL_TIMEOUT_MS = 10_000
 export const LIVENESS_PROBE_TIMEOUT_MS = 5_000
 export const NODE_DEFAULT_TASK_TIMEOUT_MS = 60_000
 export const NODE_MIN_TASK_TIMEOUT_MS = 100
@@ -48,26 +45,35 @@ export const DISCOVER_CACHE_MAX_AGE_MS = 5_000
 export const BREAKER_FAILURE_THRESHOLD = 5
 export const BREAKER_OPEN_MS = 30_000
 
-// §4.4 attempts and back-off
-export const MAX_TASK_ATTEMPTS = 3
-export const BACKOFF_BASE_MS = 200
-export const BACKOFF_FACTOR = 2
-export const BACKOFF_JITTER_RATIO = 0.2
-/** A retry hint above this skips that node instead of waiting for it. */
-export const MAX_RETRY_HINT_MS = 30_000
+// §4.4 attempts and back-off. The task-lifecycle machine owns these values (machines import nothing
+// from src/); they are re-exported here so this file stays the one index of defaults.
+export {
+  /** Attempts per task across candidates, the first included. */
+  TASK_MAX_ATTEMPTS as MAX_TASK_ATTEMPTS,
+  /** Back-off before retry n: `baseMs × factor^(n−1) × U(1 − jitterRatio, 1 + jitterRatio)`. */
+  TASK_BACKOFF,
+  /** A retry hint above this skips that node instead of waiting for it. */
+  TASK_MAX_HINT_MS
+} from "../machines/task-lifecycle.js"
 
-// §5.1 node lifecycle
-export const REGISTER_BACKOFF_SCHEDULE_S = [2, 4, 8, 16, 32, 60] as const
+// §5.1 node lifecycle and §5.3 heartbeat. The node-registration machine owns the schedule values;
+// re-exported here as the one index of defaults.
+export {
+  /** Register back-off after the n-th consecutive failure, in ms; the last value repeats. */
+  REGISTER_BACKOFF_SCHEDULE_MS,
+  /** Heartbeat period, and the bounds within which a PONG's `next_heartbeat_ms` is honoured. */
+  HEARTBEAT_DEFAULT_MS as HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_BOUNDS_MS,
+  /** Delay before the one retry of a timed-out heartbeat. */
+  HEARTBEAT_RETRY_MS,
+  /** Bound on draining in-flight tasks at stop. */
+  DRAIN_BOUND_MS as DRAIN_TIMEOUT_MS,
+  /** Consecutive failed heartbeats after which the directory is presumed to have lost the node (≈ its 90 s window). */
+  OUTAGE_FAILURES as HEARTBEAT_OUTAGE_FAILURES
+} from "../machines/node-registration.js"
 export const REGISTER_BACKOFF_JITTER_RATIO = 0.2
-export const DRAIN_TIMEOUT_MS = 10_000
-export const SHUTDOWN_RETRY_AFTER_S = 5
-
-// §5.3 heartbeat
-export const HEARTBEAT_INTERVAL_MS = 30_000
-export const HEARTBEAT_MIN_INTERVAL_MS = 5_000
-export const HEARTBEAT_MAX_INTERVAL_MS = 60_000
 export const HEARTBEAT_JITTER_RATIO = 0.1
-export const HEARTBEAT_TIMEOUT_RETRY_MS = 100
+export const SHUTDOWN_RETRY_AFTER_S = 5
 
 // §5.6 idempotency
 export const IDEMPOTENCY_WINDOW_MS = 300_000
@@ -112,8 +118,6 @@ export const OPEN_MODE_RATE_MAX_KEYS = 10_000
 export const NODE_DEFAULT_MAX_CONCURRENT = 4
 /** Tasks that may wait for a slot at once (with `queueWaitMs` > 0); beyond it they are refused at once. */
 export const ADMISSION_MAX_WAITERS = 1_024
-/** Consecutive failed heartbeats after which the directory is treated as having lost the node (≈ its 90 s liveness window). */
-export const HEARTBEAT_OUTAGE_FAILURES = 3
 /** The qos class of a task whose constraints name none (§5.5). */
 export const DEFAULT_QOS_CLASS = "interactive"
 /** Model name the demo echo backend reports. */
