@@ -1,7 +1,7 @@
 /**
  * `GET /v1/discover` (§6.5): query validation, eligibility, ADR-008 scores, best first with ties by
- * `node_id`, the projection, and the exact `Cache-Control`. Answers are cached per query while the
- * intent's nodes are unchanged (see discover-cache).
+ * `node_id` (ranked by the store's serving index), the projection, and the exact `Cache-Control`.
+ * Answers are cached per query while the intent's nodes are unchanged (see discover-cache).
  */
 import { performance } from "node:perf_hooks"
 import { Clock, Effect } from "effect"
@@ -9,8 +9,6 @@ import {
   DEFAULT_DISCOVER_LIMIT,
   DISCOVER_CACHE_CONTROL,
   MAX_DISCOVER_LIMIT,
-  MIN_DISCOVER_SCORE,
-  NODE_LIVENESS_WINDOW_MS,
   QOS_PROBATION_INTERACTIVE_TASKS,
   QOS_PROBATION_REALTIME_REPUTATION,
   QOS_PROBATION_REALTIME_TASKS
@@ -18,22 +16,15 @@ import {
 import { checkIntent } from "../protocol/urn.js"
 import type { Handler } from "./api.js"
 import { DirectoryRefusal } from "./errors.js"
-import { projectNode } from "./projection.js"
-import { roundScore, scoreNode } from "./scoring.js"
+import { projectionRenderer } from "./projection.js"
+import type { RankQuery } from "./serving-index.js"
 import type { NodeRecord, StoredCapability } from "./store/types.js"
 
 const QOS_CLASSES = new Set(["realtime", "interactive", "batch", "best-effort", "best_effort"])
 
 /** A validated discover query. */
-export interface DiscoverQuery {
+export interface DiscoverQuery extends RankQuery {
   readonly intent: string
-  readonly limit: number
-  readonly region?: string
-  readonly model?: string
-  readonly minReputation?: number
-  readonly relayOnly: boolean
-  /** What QoS probation demands of a node, when it applies. */
-  readonly probation?: { readonly minTasks: number; readonly minReputation: number }
 }
 
 const probationFor = (qos: string | null): DiscoverQuery["probation"] => {
@@ -80,49 +71,22 @@ export const parseDiscoverQuery = (query: URLSearchParams, qosProbation = false)
   }
 }
 
-interface Ranked {
-  readonly node: NodeRecord
-  readonly capability: StoredCapability
-  readonly score: number
-}
-
-/** The node's capability for `intent`; the store lists only nodes serving it, so a lone capability is that one. */
-const capabilityFor = (node: NodeRecord, intent: string): StoredCapability | undefined =>
-  node.capabilities.length === 1 ? node.capabilities[0] : node.capabilities.find((c) => c.intent === intent)
-
-/** Best first by emitted score, ties by node_id ascending (DIR-DISC-02). */
-const before = (a: Ranked, b: Ranked): boolean => a.score > b.score || (a.score === b.score && a.node.node_id < b.node.node_id)
+/** No node serves the intent: an empty answer that never goes stale on its own (a register invalidates it). */
+const NOTHING_RANKED = { ranked: [], staleAtMs: Number.POSITIVE_INFINITY } as const
 
 /**
- * The eligible nodes for a query at `nowMs`, best first, at most `limit` (a bounded insertion keeps
- * this O(n·limit)), and when the answer goes stale because an eligible node falls silent.
+ * Each record's projection, serialised the first time it is returned: records are replaced, never
+ * changed, on every save, so an entry lives exactly as long as what it renders.
  */
-export const rankNodes = (
-  nodes: ReadonlyArray<NodeRecord>,
-  query: DiscoverQuery,
-  nowMs: number
-): { readonly ranked: Array<Ranked>; readonly staleAtMs: number } => {
-  const top: Array<Ranked> = []
-  const since = nowMs - NODE_LIVENESS_WINDOW_MS
-  let oldestSeen = Number.POSITIVE_INFINITY
-  for (const node of nodes) {
-    if (!node.available || node.last_seen_ms < since || node.liveness !== "verified") continue
-    oldestSeen = Math.min(oldestSeen, node.last_seen_ms)
-    if (query.minReputation !== undefined && node.reputation < query.minReputation) continue
-    if (query.relayOnly && !node.relay_capable) continue
-    if (query.probation && ((node.tasks_completed ?? 0) < query.probation.minTasks || node.reputation < query.probation.minReputation)) continue
-    const capability = capabilityFor(node, query.intent)
-    if (!capability) continue
-    const score = roundScore(scoreNode(node, capability.models, query, nowMs))
-    if (score < MIN_DISCOVER_SCORE) continue
-    const candidate = { node, capability, score }
-    if (top.length === query.limit && !before(candidate, top[top.length - 1]!)) continue
-    let at = top.length
-    while (at > 0 && before(candidate, top[at - 1]!)) at--
-    top.splice(at, 0, candidate)
-    if (top.length > query.limit) top.pop()
+const rendered = new WeakMap<NodeRecord, { readonly capability: StoredCapability; readonly render: (score: number) => string }>()
+
+const rendererFor = (node: NodeRecord, capability: StoredCapability): ((score: number) => string) => {
+  let entry = rendered.get(node)
+  if (entry?.capability !== capability) {
+    entry = { capability, render: projectionRenderer(node, [capability], true) }
+    rendered.set(node, entry)
   }
-  return { ranked: top, staleAtMs: oldestSeen + NODE_LIVENESS_WINDOW_MS + 1 }
+  return entry.render
 }
 
 const cacheKey = (query: DiscoverQuery): string =>
@@ -138,17 +102,16 @@ export const discover: Handler = (request, context) =>
     const cached = context.discoverCache.lookup(query.intent, cacheKey(query), now)
     if (cached.hit) return { status: 200, body: undefined, raw: cached.hit, headers }
     const started = performance.now()
-    const { ranked, staleAtMs } = rankNodes(yield* context.store.nodesServing(query.intent), query, now)
-    const nodes = ranked.map((r) => projectNode(r.node, [r.capability], r.score, true))
-    const raw = Buffer.from(
-      JSON.stringify({
-        nodes,
-        count: nodes.length,
-        query_ms: Math.round(performance.now() - started),
-        relay_available: ranked.some((r) => r.node.relay_capable),
-        view: "dispatch"
-      })
-    )
+    const serving = yield* context.store.nodesServing(query.intent)
+    const { ranked, staleAtMs } = serving ? serving.rank(query, now) : NOTHING_RANKED
+    const nodes = ranked.map((r) => rendererFor(r.node, r.capability)(r.score)).join(",")
+    const rest = JSON.stringify({
+      count: ranked.length,
+      query_ms: Math.round(performance.now() - started),
+      relay_available: ranked.some((r) => r.node.relay_capable),
+      view: "dispatch"
+    })
+    const raw = Buffer.from(`{"nodes":[${nodes}],${rest.slice(1)}`)
     cached.keep(raw, staleAtMs)
     return { status: 200, body: undefined, raw, headers }
   })

@@ -27,6 +27,13 @@ export interface AdmissionSnapshot {
 export interface AdmissionGate {
   /** Runs `use` holding one slot; the slot is released however `use` ends (success, failure, interruption). */
   readonly withSlot: <A, E, R>(qos: QosClass, use: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CapacityRefused, R>
+  /**
+   * Takes a slot at once when one is free and nobody waits, for plain-code hot paths; `false` means
+   * the task would have to queue or be refused (use `withSlot`). A slot taken must be `release`d.
+   */
+  readonly tryAcquire: (nowMs: number) => boolean
+  /** Gives back a slot taken with `tryAcquire`, handing it to the best waiter. */
+  readonly release: (nowMs: number) => void
   readonly snapshot: Effect.Effect<AdmissionSnapshot>
   /** Completes once no slot is held. */
   readonly idle: Effect.Effect<void>
@@ -74,25 +81,31 @@ export const makeAdmissionGate = (config: Pick<NodeConfig, "maxConcurrent" | "av
   const waiters: Array<Waiter> = []
   const idleListeners: Array<() => void> = []
 
+  const capacityAt = (nowMs: number) => effectiveCapacity(config.maxConcurrent, shareAt(config.availability, new Date(nowMs)))
   // Without availability windows capacity never changes, so the clock is only read when windows exist.
-  const capacityNow =
-    config.availability.length === 0
-      ? Effect.succeed(effectiveCapacity(config.maxConcurrent, 1))
-      : Effect.map(Clock.currentTimeMillis, (now) => effectiveCapacity(config.maxConcurrent, shareAt(config.availability, new Date(now))))
+  const fixedCapacity = config.availability.length === 0 ? effectiveCapacity(config.maxConcurrent, 1) : undefined
+  const capacityNow = fixedCapacity === undefined ? Effect.map(Clock.currentTimeMillis, capacityAt) : Effect.succeed(fixedCapacity)
 
-  const release = Effect.flatMap(capacityNow, (capacity) =>
-    Effect.sync(() => {
-      active -= 1
-      // Hand freed slots to waiters, best priority first, then arrival order.
-      while (active < capacity && waiters.length > 0) {
-        const next = waiters.shift()!
-        next.granted = true
-        active += 1
-        next.grant()
-      }
-      if (active === 0) for (const listener of idleListeners.splice(0)) listener()
-    })
-  )
+  const tryAcquire = (nowMs: number): boolean => {
+    if (waiters.length > 0 || active >= (fixedCapacity ?? capacityAt(nowMs))) return false
+    active += 1
+    return true
+  }
+
+  const releaseAt = (nowMs: number): void => {
+    const capacity = fixedCapacity ?? capacityAt(nowMs)
+    active -= 1
+    // Hand freed slots to waiters, best priority first, then arrival order.
+    while (active < capacity && waiters.length > 0) {
+      const next = waiters.shift()!
+      next.granted = true
+      active += 1
+      next.grant()
+    }
+    if (active === 0) for (const listener of idleListeners.splice(0)) listener()
+  }
+
+  const release = Effect.flatMap(Clock.currentTimeMillis, (nowMs) => Effect.sync(() => releaseAt(nowMs)))
 
   const enqueue = (qos: QosClass): Effect.Effect<void> =>
     Effect.async<void>((resume) => {
@@ -107,11 +120,9 @@ export const makeAdmissionGate = (config: Pick<NodeConfig, "maxConcurrent" | "av
     })
 
   const acquire = (qos: QosClass): Effect.Effect<void, CapacityRefused> =>
-    Effect.flatMap(capacityNow, (capacity) => {
-      if (active < capacity && waiters.length === 0) {
-        active += 1
-        return Effect.void
-      }
+    Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+      if (tryAcquire(nowMs)) return Effect.void
+      const capacity = fixedCapacity ?? capacityAt(nowMs)
       const mayWait =
         config.queueWaitMs > 0 && capacity > 0 && QOS_PRIORITY[qos] <= QOS_PRIORITY.interactive && waiters.length < ADMISSION_MAX_WAITERS
       if (!mayWait) return Effect.fail(new CapacityRefused({ qos, reason: "saturated" }))
@@ -128,6 +139,8 @@ export const makeAdmissionGate = (config: Pick<NodeConfig, "maxConcurrent" | "av
       Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(restore(acquire(qos)), Effect.ensuring(restore(use), release))
       ),
+    tryAcquire,
+    release: releaseAt,
     snapshot: Effect.map(capacityNow, (effective) => ({ active, effective, maxConcurrent: config.maxConcurrent })),
     idle: Effect.async<void>((resume) => {
       if (active === 0) return resume(Effect.void)

@@ -36,6 +36,11 @@ export type AuthVerdict =
 export interface NodeAuthenticator {
   readonly mode: AccessMode
   readonly authorize: (credentials: PresentedCredentials) => Effect.Effect<AuthVerdict>
+  /**
+   * The verdict at `nowMs` when it needs no I/O, for plain-code hot paths; `undefined` when only
+   * `authorize` can decide (a consumer token whose directory key may have to be fetched).
+   */
+  readonly verdictAt: (credentials: PresentedCredentials, nowMs: number) => AuthVerdict | undefined
 }
 
 /** The gatekeeper as an Effect service. */
@@ -169,28 +174,36 @@ export const makeNodeAuthenticator = (
     expectedDigest !== undefined &&
     operatorTokenCandidates(credentials).some((candidate) => candidate.length > 0 && timingSafeEqual(digest(candidate), expectedDigest))
 
-  return {
-    mode: config.access,
-    authorize: (credentials) => {
-      switch (config.access) {
-        case "open":
-          return Effect.map(Clock.currentTimeMillis, (now) => {
-            const wait = Math.max(
-              limiter(`ip:${credentials.clientIp}`, now) ?? 0,
-              credentials.origin === undefined ? 0 : (limiter(`origin:${credentials.origin}`, now) ?? 0)
-            )
-            return wait > 0 ? { _tag: "RateLimited", retryAfterMs: wait } : ALLOWED
-          })
-        case "token":
-          return Effect.succeed(operatorTokenValid(credentials) ? ALLOWED : UNAUTHORIZED)
-        case "token+consumer": {
-          const token = credentials.consumerToken
-          const intent = credentials.intent
-          const consumer =
-            token !== undefined && token !== "" && typeof intent === "string" ? consumerTokenValid(token, intent) : Effect.succeed(false)
-          return Effect.map(consumer, (ok) => (ok || operatorTokenValid(credentials) ? ALLOWED : UNAUTHORIZED))
-        }
+  const verdictAt = (credentials: PresentedCredentials, nowMs: number): AuthVerdict | undefined => {
+    switch (config.access) {
+      case "open": {
+        const wait = Math.max(
+          limiter(`ip:${credentials.clientIp}`, nowMs) ?? 0,
+          credentials.origin === undefined ? 0 : (limiter(`origin:${credentials.origin}`, nowMs) ?? 0)
+        )
+        return wait > 0 ? { _tag: "RateLimited", retryAfterMs: wait } : ALLOWED
+      }
+      case "token":
+        return operatorTokenValid(credentials) ? ALLOWED : UNAUTHORIZED
+      case "token+consumer": {
+        // Either credential admits: the operator token is checked first because it needs no key.
+        if (operatorTokenValid(credentials)) return ALLOWED
+        const token = credentials.consumerToken
+        return token !== undefined && token !== "" && typeof credentials.intent === "string" ? undefined : UNAUTHORIZED
       }
     }
+  }
+
+  return {
+    mode: config.access,
+    verdictAt,
+    authorize: (credentials) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const verdict = verdictAt(credentials, now)
+        // Only a consumer token with an intent is left undecided.
+        const { consumerToken, intent } = credentials
+        if (verdict !== undefined || consumerToken === undefined || typeof intent !== "string") return Effect.succeed(verdict ?? UNAUTHORIZED)
+        return Effect.map(consumerTokenValid(consumerToken, intent), (ok) => (ok ? ALLOWED : UNAUTHORIZED))
+      })
   }
 }

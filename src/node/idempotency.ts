@@ -3,7 +3,7 @@
  * runs at most once per `task_id` within the window; an identical retry gets the stored answer
  * byte for byte, a different body under the same id gets 409.
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { IDEMPOTENCY_MAX_ENTRIES, IDEMPOTENCY_WINDOW_MS } from "../constants.js"
 import { canonicalJson } from "./canonical-json.js"
@@ -16,8 +16,17 @@ export interface StoredReply {
 
 /** The outcome of claiming a `task_id`. */
 export type Claim =
-  /** First sight: run the task, then `complete` with its terminal answer, or `abandon` when it was refused before the handler. */
-  | { readonly _tag: "Fresh"; readonly complete: (reply: StoredReply) => Effect.Effect<void>; readonly abandon: Effect.Effect<void> }
+  /**
+   * First sight: run the task, then `complete` with its terminal answer, or `abandon` when it was
+   * refused before the handler (`completeAt` and `abandonNow` are the same for plain-code hot paths).
+   */
+  | {
+      readonly _tag: "Fresh"
+      readonly complete: (reply: StoredReply) => Effect.Effect<void>
+      readonly completeAt: (reply: StoredReply, nowMs: number) => void
+      readonly abandon: Effect.Effect<void>
+      readonly abandonNow: () => void
+    }
   | { readonly _tag: "Replay"; readonly reply: StoredReply }
   /** The same task is running: its answer, or `None` when that run recorded nothing (claim again). */
   | { readonly _tag: "Running"; readonly outcome: Effect.Effect<Option.Option<StoredReply>> }
@@ -29,6 +38,10 @@ export interface IdempotencyLedger {
   /** Whether `nonce` was seen within the window. */
   readonly nonceSeen: (nonce: string) => Effect.Effect<boolean>
   readonly recordNonce: (nonce: string) => Effect.Effect<void>
+  /** `claim`, `nonceSeen` and `recordNonce` at a given time, synchronously, for plain-code hot paths. */
+  readonly claimAt: (taskId: string, fingerprint: string, nowMs: number) => Claim
+  readonly nonceSeenAt: (nonce: string, nowMs: number) => boolean
+  readonly recordNonceAt: (nonce: string, nowMs: number) => void
 }
 
 /** The ledger as an Effect service. */
@@ -39,7 +52,8 @@ export class Idempotency extends Context.Tag("iicp/Idempotency")<Idempotency, Id
 /** SHA-256 (hex) of the canonical JSON of a task body without its top-level `auth` (§5.6). */
 export const taskFingerprint = (body: Readonly<Record<string, unknown>>): string => {
   const { auth: _auth, ...rest } = body
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex")
+  // The one-shot hash skips the Hash object a streaming digest needs.
+  return hash("sha256", canonicalJson(rest), "hex")
 }
 
 /** Who waits for a running task's outcome; `None` tells them the run recorded nothing. */
@@ -93,19 +107,22 @@ export const makeIdempotencyLedger = (windowMs = IDEMPOTENCY_WINDOW_MS, maxEntri
     const settle = (outcome: Option.Option<StoredReply>) => {
       for (const waiter of entry.waiters.splice(0)) waiter(outcome)
     }
+    const completeAt = (reply: StoredReply, nowMs: number) => {
+      const done: Entry = { fingerprint, state: "done", reply, expiresAt: nowMs + windowMs }
+      entries.set(taskId, done)
+      finished.push(taskId, done, nowMs)
+      settle(Option.some(reply))
+    }
+    const abandonNow = () => {
+      if (entries.get(taskId) === entry) entries.delete(taskId)
+      settle(Option.none())
+    }
     return {
       _tag: "Fresh",
-      complete: (reply) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const done: Entry = { fingerprint, state: "done", reply, expiresAt: now + windowMs }
-          entries.set(taskId, done)
-          finished.push(taskId, done, now)
-          settle(Option.some(reply))
-        }),
-      abandon: Effect.sync(() => {
-        if (entries.get(taskId) === entry) entries.delete(taskId)
-        settle(Option.none())
-      })
+      complete: (reply) => Effect.map(Clock.currentTimeMillis, (now) => completeAt(reply, now)),
+      completeAt,
+      abandon: Effect.sync(abandonNow),
+      abandonNow
     }
   }
 
@@ -119,25 +136,29 @@ export const makeIdempotencyLedger = (windowMs = IDEMPOTENCY_WINDOW_MS, maxEntri
       })
     })
 
+  const claimAt = (taskId: string, fingerprint: string, nowMs: number): Claim => {
+    const entry = entries.get(taskId)
+    if (entry === undefined || (entry.state === "done" && entry.expiresAt <= nowMs)) return fresh(taskId, fingerprint)
+    if (entry.fingerprint !== fingerprint) return { _tag: "Conflict" }
+    if (entry.state === "done") return { _tag: "Replay", reply: entry.reply }
+    return { _tag: "Running", outcome: awaitOutcome(entry.waiters) }
+  }
+  const nonceSeenAt = (nonce: string, nowMs: number): boolean => {
+    const expiry = nonces.get(nonce)
+    return expiry !== undefined && expiry > nowMs
+  }
+  const recordNonceAt = (nonce: string, nowMs: number): void => {
+    const expiry = nowMs + windowMs
+    nonces.set(nonce, expiry)
+    seenNonces.push(nonce, expiry, nowMs)
+  }
+
   return {
-    claim: (taskId, fingerprint) =>
-      Effect.map(Clock.currentTimeMillis, (now): Claim => {
-        const entry = entries.get(taskId)
-        if (entry === undefined || (entry.state === "done" && entry.expiresAt <= now)) return fresh(taskId, fingerprint)
-        if (entry.fingerprint !== fingerprint) return { _tag: "Conflict" }
-        if (entry.state === "done") return { _tag: "Replay", reply: entry.reply }
-        return { _tag: "Running", outcome: awaitOutcome(entry.waiters) }
-      }),
-    nonceSeen: (nonce) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const expiry = nonces.get(nonce)
-        return expiry !== undefined && expiry > now
-      }),
-    recordNonce: (nonce) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const expiry = now + windowMs
-        nonces.set(nonce, expiry)
-        seenNonces.push(nonce, expiry, now)
-      })
+    claim: (taskId, fingerprint) => Effect.map(Clock.currentTimeMillis, (now) => claimAt(taskId, fingerprint, now)),
+    nonceSeen: (nonce) => Effect.map(Clock.currentTimeMillis, (now) => nonceSeenAt(nonce, now)),
+    recordNonce: (nonce) => Effect.map(Clock.currentTimeMillis, (now) => recordNonceAt(nonce, now)),
+    claimAt,
+    nonceSeenAt,
+    recordNonceAt
   }
 }

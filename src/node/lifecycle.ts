@@ -4,6 +4,8 @@ import { Context, Effect, Layer } from "effect"
 /** The node's shutdown flag. */
 export interface NodeLifecycleState {
   readonly isDraining: Effect.Effect<boolean>
+  /** The same flag read synchronously, for plain-code hot paths. */
+  readonly draining: () => boolean
   /** From now on new tasks get 503 `unavailable`. */
   readonly startDraining: Effect.Effect<void>
 }
@@ -14,6 +16,7 @@ export class NodeLifecycle extends Context.Tag("iicp/NodeLifecycle")<NodeLifecyc
     let draining = false
     return {
       isDraining: Effect.sync(() => draining),
+      draining: () => draining,
       startDraining: Effect.sync(() => {
         draining = true
       })

@@ -20,6 +20,8 @@ export interface TaskObservation {
 /** The node's metrics registry. */
 export interface NodeMetricsRegistry {
   readonly observe: (observation: TaskObservation) => Effect.Effect<void>
+  /** The same, synchronously, for plain-code hot paths. */
+  readonly record: (observation: TaskObservation) => void
   /** The exposition text. */
   readonly render: Effect.Effect<string>
 }
@@ -65,24 +67,24 @@ export const makeNodeMetrics = (): NodeMetricsRegistry => {
     return text
   }
 
+  const record = (o: TaskObservation) => {
+    bump(tasks, labelsOnce(`t\u0000${o.status}\u0000${o.intent}\u0000${o.qos}`, () => ({ status: o.status, intent: o.intent, qos: o.qos })), 1)
+    bump(tokens, labelsOnce(`i\u0000${o.intent}`, () => ({ intent: o.intent })), o.tokensUsed)
+    const key = labelsOnce(`l\u0000${o.intent}\u0000${o.qos}`, () => ({ intent: o.intent, qos: o.qos }))
+    let series = latency.get(key)
+    if (!series) {
+      series = { labels: { intent: o.intent, qos: o.qos }, histogram: { buckets: TASK_LATENCY_BUCKETS_MS.map(() => 0), sum: 0, count: 0 } }
+      latency.set(key, series)
+    }
+    const h = series.histogram
+    for (let i = 0; i < TASK_LATENCY_BUCKETS_MS.length; i++) if (o.latencyMs <= TASK_LATENCY_BUCKETS_MS[i]!) h.buckets[i]! += 1
+    h.sum += o.latencyMs
+    h.count += 1
+  }
+
   return {
-    observe: (o) =>
-      Effect.sync(() => {
-        bump(tasks, labelsOnce(`t\u0000${o.status}\u0000${o.intent}\u0000${o.qos}`, () => ({ status: o.status, intent: o.intent, qos: o.qos })), 1)
-        bump(tokens, labelsOnce(`i\u0000${o.intent}`, () => ({ intent: o.intent })), o.tokensUsed)
-        const key = labelsOnce(`l\u0000${o.intent}\u0000${o.qos}`, () => ({ intent: o.intent, qos: o.qos }))
-        let series = latency.get(key)
-        if (!series) {
-          series = { labels: { intent: o.intent, qos: o.qos }, histogram: { buckets: TASK_LATENCY_BUCKETS_MS.map(() => 0), sum: 0, count: 0 } }
-          latency.set(key, series)
-        }
-        const h = series.histogram
-        TASK_LATENCY_BUCKETS_MS.forEach((bound, i) => {
-          if (o.latencyMs <= bound) h.buckets[i]! += 1
-        })
-        h.sum += o.latencyMs
-        h.count += 1
-      }),
+    observe: (o) => Effect.sync(() => record(o)),
+    record,
     render: Effect.sync(() => {
       const lines: Array<string> = [
         "# HELP iicp_tasks_total Tasks finished, by terminal status.",

@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
-import { Effect, Runtime } from "effect"
+import { Context, Effect, Runtime } from "effect"
 import type { Scope } from "effect"
 import { DEFAULT_NODE_HTTP_PORT } from "../constants.js"
 import { closeServer, guarded, listen, readJsonBody, routePath, sendError, sendJson, sendRaw } from "../runtime/http-server.js"
@@ -74,6 +74,7 @@ type ServerServices = TaskRunner | NodeSettings | Admission | NodeLifecycle | No
 export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, maxBodyBytes: number) => {
   const runCallback = Runtime.runCallback(runtime)
   const runPromise = Runtime.runPromise(runtime)
+  const runner = Context.get(runtime.context, TaskRunner)
 
   const task = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const read = await readJsonBody(req, maxBodyBytes)
@@ -91,21 +92,21 @@ export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, ma
       clientIp: req.socket.remoteAddress ?? "unknown",
       origin: headerOf(req, "origin")
     }
+    const answer = runner.submit(submission)
+    // Most tasks are answered without waiting on anything: no fiber is needed for them.
+    if (!Effect.isEffect(answer)) return sendRaw(res, answer.status, answer.body, { ...CORS_HEADERS, ...answer.headers })
     // A client that goes away cancels its task: the handler's signal fires and the slot is freed.
     // (A function declaration, so a refusal completing synchronously inside runCallback can already name it.)
     function onClose() {
       if (!res.writableFinished) cancel()
     }
-    const cancel = runCallback(
-      Effect.flatMap(TaskRunner, (runner) => runner.run(submission)),
-      {
-        onExit: (exit) => {
-          res.off("close", onClose)
-          if (exit._tag === "Success") sendRaw(res, exit.value.status, exit.value.body, { ...CORS_HEADERS, ...exit.value.headers })
-          else if (!res.destroyed) sendError(res, 500, "internal_error", "internal error", {}, CORS_HEADERS)
-        }
+    const cancel = runCallback(answer, {
+      onExit: (exit) => {
+        res.off("close", onClose)
+        if (exit._tag === "Success") sendRaw(res, exit.value.status, exit.value.body, { ...CORS_HEADERS, ...exit.value.headers })
+        else if (!res.destroyed) sendError(res, 500, "internal_error", "internal error", {}, CORS_HEADERS)
       }
-    )
+    })
     if (!res.writableFinished) res.on("close", onClose)
   }
 

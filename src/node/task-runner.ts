@@ -3,7 +3,7 @@
  * carried it: shutdown, authentication, validation, policy, intent, idempotency, nonce, admission,
  * then the handler under its deadline. Every answer is a finished {@link TaskReply}.
  */
-import { Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option } from "effect"
 import {
   CAPACITY_RETRY_AFTER_MS,
   DEFAULT_QOS_CLASS,
@@ -19,6 +19,7 @@ import { isValidTraceparent } from "../protocol/trace.js"
 import { isValidIntent, refusedRiskCategory } from "../protocol/urn.js"
 import { Admission } from "./admission.js"
 import { NodeAuth } from "./auth.js"
+import type { AuthVerdict } from "./auth.js"
 import { NodeSettings } from "./config.js"
 import { Idempotency, taskFingerprint } from "./idempotency.js"
 import type { StoredReply } from "./idempotency.js"
@@ -50,6 +51,11 @@ export interface TaskReply {
 /** Runs submitted tasks. */
 export interface TaskRunnerService {
   readonly run: (submission: TaskSubmission) => Effect.Effect<TaskReply>
+  /**
+   * The same, for lanes on plain code: the answer itself when no step had to wait (the usual case:
+   * a synchronous handler with a free slot), else the Effect to run for it.
+   */
+  readonly submit: (submission: TaskSubmission) => TaskReply | Effect.Effect<TaskReply>
 }
 
 /** The task runner as an Effect service; one per node, shared by lanes. */
@@ -127,11 +133,17 @@ interface ValidTask {
 
 const invalid = (message: string) => refuse(422, "validation_error", message)
 
+/** The intents a node serves, each with its policy verdict (served intents were validated at configuration). */
+type ServedIntents = ReadonlyMap<string, ReturnType<typeof refusedRiskCategory>>
+
 /** Steps 4–6: shape, policy and served intent, as a plain check (this runs for every task). */
-const checkTask = (body: Readonly<Record<string, unknown>>, served: ReadonlySet<string>): ValidTask | Refusal => {
+const checkTask = (body: Readonly<Record<string, unknown>>, served: ServedIntents): ValidTask | Refusal => {
   const constraints = body["constraints"] ?? {}
+  const intent = body["intent"]
+  // A served intent is known valid, and its policy verdict known: only other intents pay for the checks.
+  const isServed = typeof intent === "string" && served.has(intent)
   if (!isUuid(body["task_id"])) return invalid("task_id must be a UUID")
-  if (!isValidIntent(body["intent"])) return invalid("intent is not a valid IICP intent URN")
+  if (!isServed && !isValidIntent(intent)) return invalid("intent is not a valid IICP intent URN")
   if (!isRecord(body["payload"])) return invalid("payload must be an object")
   if (!isRecord(constraints)) return invalid("constraints must be an object")
   const timeout = constraints["timeout_ms"] ?? NODE_DEFAULT_TASK_TIMEOUT_MS
@@ -140,10 +152,9 @@ const checkTask = (body: Readonly<Record<string, unknown>>, served: ReadonlySet<
   }
   const qos = qosOf(constraints)
   if (qos === undefined) return invalid("constraints.qos must be realtime, interactive, batch or best-effort")
-  const intent = body["intent"]
-  const category = refusedRiskCategory(intent)
+  const category = isServed ? served.get(intent) : refusedRiskCategory(intent as string)
   if (category) return refuse(422, "IICP-POLICY-001", `intent refused by policy (${category})`)
-  if (!served.has(intent)) return refuse(404, "unknown_intent", "this node does not serve the intent")
+  if (!isServed) return refuse(404, "unknown_intent", "this node does not serve the intent")
   const nonce = typeof body["nonce"] === "string" ? body["nonce"] : undefined
   return { taskId: body["task_id"], intent, timeoutMs: timeout, qos, nonce }
 }
@@ -183,14 +194,21 @@ const numberAt = (value: unknown, ...path: Array<string>): number | undefined =>
   return typeof at === "number" && Number.isFinite(at) ? at : undefined
 }
 
+/** A handler's outcome: its result, or what it failed with. */
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown }
+
+/** A result carrying a numeric `error_code` is a failure (§5.9). */
+const outcomeOf = (result: unknown): Outcome =>
+  isRecord(result) && typeof result["error_code"] === "number" ? { ok: false, error: result } : { ok: true, value: result }
+
 /** A handler outcome as the terminal answer (§5.5, §5.9); 429 and 422 mappings are refusals, recorded nowhere. */
 const terminalAnswer = (
   valid: ValidTask,
-  outcome: Either.Either<unknown, unknown>,
+  outcome: Outcome,
   latencyMs: number
 ): { readonly status: TaskStatus; readonly reply: TaskReply; readonly tokensUsed: number } | Refusal => {
-  if (Either.isRight(outcome)) {
-    const result = outcome.right ?? null
+  if (outcome.ok) {
+    const result = outcome.value ?? null
     const tokensUsed = numberAt(result, "usage", "total_tokens") ?? 0
     const model = isRecord(result) && typeof result["model"] === "string" ? result["model"] : undefined
     const reply = encode(200, {
@@ -203,7 +221,7 @@ const terminalAnswer = (
     })
     return { status: "success", reply, tokensUsed }
   }
-  const code = failureStatus(outcome.left)
+  const code = failureStatus(outcome.error)
   if (code === 429) return capacityRefusal(valid.qos, "backend at capacity")
   if (code === 422) return invalid("backend rejected the request")
   const status: TaskStatus = code === 504 ? "timeout" : "error"
@@ -227,6 +245,29 @@ const capacityRefusal = (qos: QosClass, message: string): Refusal =>
     { "retry-after": String(CAPACITY_RETRY_AFTER_MS / 1000) }
   )
 
+/**
+ * What a step of the pipeline gives: its value at once, a refusal, or a {@link Pending} effect when
+ * the step has to wait (a pending handler promise, a queued admission, a running duplicate, a
+ * consumer-token key fetch). Most tasks never wait, so the pipeline is plain code and a fiber is
+ * started only for the steps that need one.
+ */
+type Step<A> = A | Refusal | Pending<A>
+
+/** A step that has to wait. */
+class Pending<A> {
+  constructor(readonly effect: Effect.Effect<A, Refusal>) {}
+}
+
+const isSettled = <A>(step: Step<A>): step is A => !(step instanceof Pending) && !(step instanceof Refusal)
+
+/** The step as an Effect. */
+const toEffect = <A>(step: Step<A>): Effect.Effect<A, Refusal> =>
+  step instanceof Pending ? step.effect : step instanceof Refusal ? Effect.fail(step) : Effect.succeed(step)
+
+/** Runs `next` on the step's value: at once when settled, inside the effect when pending. */
+const andThen = <A, B>(step: Step<A>, next: (value: A) => Step<B>): Step<B> =>
+  step instanceof Pending ? new Pending(Effect.flatMap(step.effect, (value) => toEffect(next(value)))) : step instanceof Refusal ? step : next(step)
+
 /** Builds a runner calling `handler` (for lanes that assemble their own services). */
 export const makeTaskRunner = (handler: TaskHandler) =>
   Effect.gen(function* () {
@@ -236,64 +277,87 @@ export const makeTaskRunner = (handler: TaskHandler) =>
     const ledger = yield* Idempotency
     const metrics = yield* NodeMetrics
     const lifecycle = yield* NodeLifecycle
+    // The clock of the runtime the runner is built in (TestClock in tests), read synchronously by the plain-code steps.
+    const clock = yield* Effect.clock
     const log = config.logger
-    const served = new Set(config.intents)
+    const served: ServedIntents = new Map(config.intents.map((intent) => [intent, refusedRiskCategory(intent)]))
 
     /**
      * Calls the handler with a signal that fires at the deadline. A synchronous result (the echo
      * backend) settles at once; only a pending promise is raced against the deadline on the Effect clock.
      */
-    const invoke = (task: NodeTask, started: number, timeoutMs: number): Effect.Effect<unknown, unknown> =>
-      Effect.suspend(() => {
-        const context = lazySignalContext(started + timeoutMs)
-        return Effect.try({ try: () => handler(task, context), catch: (error) => error }).pipe(
-          Effect.flatMap((result) =>
-            isPromiseLike(result)
-              ? Effect.async<unknown, unknown>((resume) => {
-                  result.then(
-                    (value) => resume(Effect.succeed(value)),
-                    (error: unknown) => resume(Effect.fail(error))
-                  )
-                  return Effect.sync(context.abort)
-                }).pipe(Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new DeadlineExpired() }))
-              : Effect.succeed(result)
+    const invoke = (task: NodeTask, started: number, timeoutMs: number): Step<Outcome> => {
+      const context = lazySignalContext(started + timeoutMs)
+      let result: unknown
+      try {
+        result = handler(task, context)
+      } catch (error) {
+        return { ok: false, error }
+      }
+      if (!isPromiseLike(result)) return outcomeOf(result)
+      return new Pending(
+        Effect.async<unknown, unknown>((resume) => {
+          result.then(
+            (value) => resume(Effect.succeed(value)),
+            (error: unknown) => resume(Effect.fail(error))
           )
+          return Effect.sync(context.abort)
+        }).pipe(
+          Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new DeadlineExpired() }),
+          Effect.match({ onSuccess: outcomeOf, onFailure: (error): Outcome => ({ ok: false, error }) })
         )
-      })
+      )
+    }
 
     /** Step 10: run the handler under the deadline and build the terminal answer. */
-    const execute = (submission: TaskSubmission, valid: ValidTask): Effect.Effect<TaskReply, Refusal> =>
-      Effect.clockWith((clock) => {
-        const started = clock.unsafeCurrentTimeMillis()
-        return invoke(handlerTask(submission, valid), started, valid.timeoutMs).pipe(
-          Effect.flatMap((result) => (isRecord(result) && typeof result["error_code"] === "number" ? Effect.fail(result) : Effect.succeed(result))),
-          Effect.either,
-          Effect.flatMap((outcome) => {
-            const latencyMs = Math.max(0, clock.unsafeCurrentTimeMillis() - started)
-            const finished = terminalAnswer(valid, outcome, latencyMs)
-            if (finished instanceof Refusal) return Effect.fail(finished)
-            log.info("task finished", { task_id: valid.taskId, status: finished.status, latency_ms: latencyMs })
-            return Effect.as(
-              metrics.observe({ status: finished.status, intent: valid.intent, qos: valid.qos, latencyMs, tokensUsed: finished.tokensUsed }),
-              finished.reply
-            )
-          })
-        )
+    const execute = (submission: TaskSubmission, valid: ValidTask): Step<TaskReply> => {
+      const started = clock.unsafeCurrentTimeMillis()
+      return andThen(invoke(handlerTask(submission, valid), started, valid.timeoutMs), (outcome) => {
+        const latencyMs = Math.max(0, clock.unsafeCurrentTimeMillis() - started)
+        const finished = terminalAnswer(valid, outcome, latencyMs)
+        if (finished instanceof Refusal) return finished
+        log.info("task finished", { task_id: valid.taskId, status: finished.status, latency_ms: latencyMs })
+        metrics.record({ status: finished.status, intent: valid.intent, qos: valid.qos, latencyMs, tokensUsed: finished.tokensUsed })
+        return finished.reply
       })
+    }
+
+    /**
+     * Runs `use` holding an admission slot: taken at once when one is free, else through the gate's
+     * queue (which may refuse). The slot is released however `use` ends, interruption included.
+     */
+    const withSlot = (valid: ValidTask, use: () => Step<TaskReply>): Step<TaskReply> => {
+      if (!admission.tryAcquire(clock.unsafeCurrentTimeMillis())) {
+        return new Pending(
+          admission.withSlot(valid.qos, Effect.suspend(() => toEffect(use()))).pipe(
+            Effect.catchTag("CapacityRefused", (refused) => {
+              log.info("task refused: capacity", { task_id: valid.taskId, qos: refused.qos })
+              return Effect.fail(capacityRefusal(refused.qos, "node at capacity"))
+            })
+          )
+        )
+      }
+      const releaseNow = () => admission.release(clock.unsafeCurrentTimeMillis())
+      let step: Step<TaskReply> | undefined
+      try {
+        step = use()
+      } finally {
+        if (!(step instanceof Pending)) releaseNow()
+      }
+      // The pending effect runs in the lane's fiber from here on, so the release rides on its exit.
+      return step instanceof Pending ? new Pending(Effect.ensuring(step.effect, Effect.sync(releaseNow))) : step
+    }
 
     /** Steps 8–10 for a task this request owns: nonce, admission, handler. */
-    const admitAndExecute = (submission: TaskSubmission, valid: ValidTask): Effect.Effect<TaskReply, Refusal> => {
+    const admitAndExecute = (submission: TaskSubmission, valid: ValidTask): Step<TaskReply> => {
       const nonce = valid.nonce
-      const run = admission.withSlot(valid.qos, nonce === undefined ? execute(submission, valid) : Effect.zipRight(ledger.recordNonce(nonce), execute(submission, valid))).pipe(
-        Effect.catchTag("CapacityRefused", (refused) => {
-          log.info("task refused: capacity", { task_id: valid.taskId, qos: refused.qos })
-          return Effect.fail(capacityRefusal(refused.qos, "node at capacity"))
-        })
-      )
-      if (nonce === undefined) return run
-      return Effect.flatMap(ledger.nonceSeen(nonce), (seen) =>
-        seen ? Effect.fail(refuse(409, "conflict", "nonce already used", { iicp_code: "IICP-E011", reason: "replay_detected" })) : run
-      )
+      if (nonce !== undefined && ledger.nonceSeenAt(nonce, clock.unsafeCurrentTimeMillis())) {
+        return refuse(409, "conflict", "nonce already used", { iicp_code: "IICP-E011", reason: "replay_detected" })
+      }
+      return withSlot(valid, () => {
+        if (nonce !== undefined) ledger.recordNonceAt(nonce, clock.unsafeCurrentTimeMillis())
+        return execute(submission, valid)
+      })
     }
 
     const toStored = (reply: TaskReply): StoredReply => ({ status: reply.status, body: reply.body })
@@ -304,57 +368,83 @@ export const makeTaskRunner = (handler: TaskHandler) =>
     })
 
     /** Step 7: run once per task_id; identical retries get the stored answer, different bodies 409. */
-    const once = (submission: TaskSubmission, valid: ValidTask, fingerprint: string): Effect.Effect<TaskReply, Refusal> =>
-      Effect.flatMap(ledger.claim(valid.taskId, fingerprint), (claim) => {
-        switch (claim._tag) {
-          case "Replay":
-            return Effect.succeed(replay(claim.reply))
-          case "Conflict":
-            return Effect.fail(refuse(409, "conflict", "task_id reused with a different body", { iicp_code: "IICP-E010", reason: "task_id_reused" }))
-          case "Running":
-            return claim.outcome.pipe(
+    const once = (submission: TaskSubmission, valid: ValidTask, fingerprint: string): Step<TaskReply> => {
+      const claim = ledger.claimAt(valid.taskId, fingerprint, clock.unsafeCurrentTimeMillis())
+      switch (claim._tag) {
+        case "Replay":
+          return replay(claim.reply)
+        case "Conflict":
+          return refuse(409, "conflict", "task_id reused with a different body", { iicp_code: "IICP-E010", reason: "task_id_reused" })
+        case "Running":
+          return new Pending(
+            claim.outcome.pipe(
               Effect.timeoutFail({ duration: Duration.millis(valid.timeoutMs), onTimeout: () => new DeadlineExpired() }),
-              Effect.flatMap(Option.match({ onNone: () => once(submission, valid, fingerprint), onSome: (stored) => Effect.succeed(replay(stored)) })),
-              Effect.catchTag("DeadlineExpired", () =>
-                Effect.fail(refuse(504, "task_timeout", "timeout_ms exceeded while the first attempt ran"))
+              Effect.flatMap(
+                Option.match({ onNone: () => toEffect(once(submission, valid, fingerprint)), onSome: (stored) => Effect.succeed(replay(stored)) })
+              ),
+              Effect.catchTag("DeadlineExpired", () => Effect.fail(refuse(504, "task_timeout", "timeout_ms exceeded while the first attempt ran")))
+            )
+          )
+        case "Fresh": {
+          const step = admitAndExecute(submission, valid)
+          if (step instanceof Pending) {
+            return new Pending(
+              step.effect.pipe(
+                Effect.tap((reply) => claim.complete(toStored(reply))),
+                Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : claim.abandon))
               )
             )
-          case "Fresh":
-            return admitAndExecute(submission, valid).pipe(
-              Effect.tap((reply) => claim.complete(toStored(reply))),
-              Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : claim.abandon))
-            )
+          }
+          if (step instanceof Refusal) claim.abandonNow()
+          else claim.completeAt(toStored(step), clock.unsafeCurrentTimeMillis())
+          return step
         }
-      })
+      }
+    }
 
-    const pipeline = (submission: TaskSubmission): Effect.Effect<TaskReply, Refusal> =>
-      Effect.flatMap(lifecycle.isDraining, (draining) => {
-        if (draining) return Effect.fail(UNAVAILABLE)
-        const body = submission.body
-        const credentials = {
-          authorization: submission.authorization,
-          consumerToken: submission.consumerToken,
-          bodyAuth: body["auth"],
-          intent: body["intent"],
-          clientIp: submission.clientIp,
-          origin: submission.origin
-        }
-        return Effect.flatMap(auth.authorize(credentials), (verdict) => {
-          if (verdict._tag === "Unauthorized") return Effect.fail(UNAUTHORIZED)
-          if (verdict._tag === "RateLimited") return Effect.fail(rateLimited(verdict.retryAfterMs))
-          const valid = checkTask(body, served)
-          return valid instanceof Refusal ? Effect.fail(valid) : once(submission, valid, taskFingerprint(body))
-        })
-      })
+    /** Steps 4–7 once the request is authorised. */
+    const afterAuth = (submission: TaskSubmission, verdict: AuthVerdict): Step<TaskReply> => {
+      if (verdict._tag === "Unauthorized") return UNAUTHORIZED
+      if (verdict._tag === "RateLimited") return rateLimited(verdict.retryAfterMs)
+      const valid = checkTask(submission.body, served)
+      return valid instanceof Refusal ? valid : once(submission, valid, taskFingerprint(submission.body))
+    }
+
+    const pipeline = (submission: TaskSubmission): Step<TaskReply> => {
+      if (lifecycle.draining()) return UNAVAILABLE
+      const body = submission.body
+      const credentials = {
+        authorization: submission.authorization,
+        consumerToken: submission.consumerToken,
+        bodyAuth: body["auth"],
+        intent: body["intent"],
+        clientIp: submission.clientIp,
+        origin: submission.origin
+      }
+      const verdict = auth.verdictAt(credentials, clock.unsafeCurrentTimeMillis())
+      if (verdict !== undefined) return afterAuth(submission, verdict)
+      return andThen(new Pending(auth.authorize(credentials)), (later) => afterAuth(submission, later))
+    }
 
     const withTraceId = (submission: TaskSubmission, reply: TaskReply): TaskReply =>
       submission.traceId === undefined ? reply : { ...reply, headers: { ...reply.headers, "x-iicp-trace-id": submission.traceId } }
 
+    const submit = (submission: TaskSubmission): TaskReply | Effect.Effect<TaskReply> => {
+      const step = pipeline(submission)
+      if (step instanceof Refusal) return withTraceId(submission, step.reply)
+      if (isSettled(step)) return withTraceId(submission, step)
+      return step.effect.pipe(
+        Effect.catchTag("Refusal", (refusal) => Effect.succeed(refusal.reply)),
+        Effect.map((reply) => withTraceId(submission, reply))
+      )
+    }
+
     return {
+      submit,
       run: (submission) =>
-        pipeline(submission).pipe(
-          Effect.catchTag("Refusal", (refusal) => Effect.succeed(refusal.reply)),
-          Effect.map((reply) => withTraceId(submission, reply))
-        )
+        Effect.suspend(() => {
+          const answer = submit(submission)
+          return Effect.isEffect(answer) ? answer : Effect.succeed(answer)
+        })
     } satisfies TaskRunnerService
   })

@@ -1,6 +1,8 @@
-/** The in-memory store: nodes by id, an intent index for discover, address history, the signing key. */
+/** The in-memory store: nodes by id, a serving index per intent for discover, address history, the signing key. */
 import { Effect, Layer } from "effect"
 import type { SigningKeyPair } from "../../protocol/consumer-token.js"
+import { createServingIndex } from "../serving-index.js"
+import type { ServingIndex } from "../serving-index.js"
 import { DirectoryStore } from "./types.js"
 import type { AddressRow, DirectoryStoreApi, NodeRecord } from "./types.js"
 
@@ -19,29 +21,26 @@ export interface MemoryStore extends DirectoryStoreApi {
 /** A store held in memory, optionally seeded from a snapshot. */
 export const createMemoryStore = (initial?: StoreSnapshot): MemoryStore => {
   const nodes = new Map<string, NodeRecord>()
-  const byIntent = new Map<string, Map<string, NodeRecord>>()
-  // Discover reads every node of an intent per request; the array is rebuilt only after a change.
-  const servingArrays = new Map<string, ReadonlyArray<NodeRecord>>()
+  // Discover ranks the nodes of one intent per request; each intent's index is kept up to date on every change.
+  const byIntent = new Map<string, ServingIndex>()
   let history: Array<AddressRow> = [...(initial?.history ?? [])]
   let signingKey = initial?.signingKey
 
-  const unindex = (record: NodeRecord) => {
-    for (const capability of record.capabilities) {
-      servingArrays.delete(capability.intent)
-      const serving = byIntent.get(capability.intent)
-      serving?.delete(record.node_id)
-      if (serving?.size === 0) byIntent.delete(capability.intent)
-    }
+  const unindex = (nodeId: string, intent: string) => {
+    const serving = byIntent.get(intent)
+    serving?.remove(nodeId)
+    if (serving?.size() === 0) byIntent.delete(intent)
   }
   const put = (record: NodeRecord) => {
     const previous = nodes.get(record.node_id)
-    if (previous) unindex(previous)
     nodes.set(record.node_id, record)
+    for (const capability of previous?.capabilities ?? []) {
+      if (!record.capabilities.some((c) => c.intent === capability.intent)) unindex(record.node_id, capability.intent)
+    }
     for (const capability of record.capabilities) {
-      servingArrays.delete(capability.intent)
       let serving = byIntent.get(capability.intent)
-      if (!serving) byIntent.set(capability.intent, (serving = new Map()))
-      serving.set(record.node_id, record)
+      if (!serving) byIntent.set(capability.intent, (serving = createServingIndex(capability.intent)))
+      serving.put(record)
     }
   }
   for (const record of initial?.nodes ?? []) put(record)
@@ -51,16 +50,10 @@ export const createMemoryStore = (initial?: StoreSnapshot): MemoryStore => {
     putNode: (record) => Effect.sync(() => put(record)),
     deleteNode: (nodeId) =>
       Effect.sync(() => {
-        const previous = nodes.get(nodeId)
-        if (previous) unindex(previous)
+        for (const capability of nodes.get(nodeId)?.capabilities ?? []) unindex(nodeId, capability.intent)
         nodes.delete(nodeId)
       }),
-    nodesServing: (intent) =>
-      Effect.sync(() => {
-        let serving = servingArrays.get(intent)
-        if (!serving) servingArrays.set(intent, (serving = [...(byIntent.get(intent)?.values() ?? [])]))
-        return serving
-      }),
+    nodesServing: (intent) => Effect.sync(() => byIntent.get(intent)),
     allNodes: Effect.sync(() => [...nodes.values()]),
     appendAddress: (row, retainSinceMs) =>
       Effect.sync(() => {

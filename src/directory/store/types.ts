@@ -5,6 +5,7 @@
 import { Context } from "effect"
 import type { Effect } from "effect"
 import type { SigningKeyPair } from "../../protocol/consumer-token.js"
+import type { RankingView } from "../serving-index.js"
 
 /** One capability as stored: the known members only (unknown ones are accepted and dropped, DIR-REG-08/09). */
 export interface StoredCapability {
@@ -96,8 +97,8 @@ export interface DirectoryStoreApi {
   readonly getNode: (nodeId: string) => Effect.Effect<NodeRecord | undefined>
   readonly putNode: (record: NodeRecord) => Effect.Effect<void>
   readonly deleteNode: (nodeId: string) => Effect.Effect<void>
-  /** Every node with a capability for exactly this intent. */
-  readonly nodesServing: (intent: string) => Effect.Effect<ReadonlyArray<NodeRecord>>
+  /** The ranking view of every node with a capability for exactly this intent; `undefined` when none has one. */
+  readonly nodesServing: (intent: string) => Effect.Effect<RankingView | undefined>
   readonly allNodes: Effect.Effect<ReadonlyArray<NodeRecord>>
   /** Appends a history row; rows older than `retainSinceMs` may be dropped. */
   readonly appendAddress: (row: AddressRow, retainSinceMs: number) => Effect.Effect<void>
