@@ -15,6 +15,7 @@ import {
 import { InvalidConfig } from "../protocol/errors.js"
 import { isValidNodeId } from "../protocol/ids.js"
 import { isValidIntent } from "../protocol/urn.js"
+import type { Inspect } from "../runtime/inspector.js"
 import type { Logger } from "../runtime/log.js"
 import { createLogger } from "../runtime/log.js"
 
@@ -62,6 +63,8 @@ export interface NodeOptions {
   readonly drainTimeoutMs?: number
   /** Where the node logs (ids and codes only, never payloads). */
   readonly logger?: Logger
+  /** XState inspection observer for the registration actor (e.g. the Stately inspector's `inspect`). */
+  readonly inspect?: Inspect
 }
 
 /** The validated configuration every node service reads. */
@@ -84,6 +87,7 @@ export interface NodeConfig {
   readonly openRateLimit: { readonly limit: number; readonly windowMs: number }
   readonly drainTimeoutMs: number
   readonly logger: Logger
+  readonly inspect: Inspect | undefined
 }
 
 /** The node's configuration as an Effect service. */
@@ -141,6 +145,7 @@ export const resolveNodeConfig = (options: NodeOptions): Either.Either<NodeConfi
     availability: windows,
     openRateLimit: options.openRateLimit ?? { limit: OPEN_MODE_RATE_LIMIT, windowMs: OPEN_MODE_RATE_WINDOW_MS },
     drainTimeoutMs: options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS,
-    logger: options.logger ?? createLogger({ component: "node" })
+    logger: options.logger ?? createLogger({ component: "node" }),
+    inspect: options.inspect
   })
 }

@@ -11,6 +11,7 @@ import { HEARTBEAT_JITTER_RATIO, HEARTBEAT_OUTAGE_FAILURES, REGISTER_BACKOFF_JIT
 import { InvalidConfig } from "../protocol/errors.js"
 import type { DirectoryUnavailable } from "../protocol/errors.js"
 import { runToCompletion } from "../runtime/host.js"
+import { combineInspect, onRootState } from "../runtime/inspector.js"
 import { nodeRegistrationMachine, registerBackoffMs } from "../../machines/node-registration.js"
 import type { RegisterAck } from "../../machines/node-registration.js"
 import { Admission } from "./admission.js"
@@ -152,11 +153,10 @@ const makeRegistrar = (extras: RegisterExtras) =>
         machineFiber = yield* Effect.forkScoped(
           runToCompletion(logic, { nodeId, nodeToken, outageFailures: HEARTBEAT_OUTAGE_FAILURES }, {
             id: `node-registration:${nodeId}`,
-            inspect: (event) => {
-              if (event.type === "@xstate.snapshot" && event.actorRef.sessionId === event.rootId) {
-                phase = stateName((event.snapshot as { value?: unknown }).value)
-              }
-            }
+            inspect: combineInspect(
+              onRootState((state) => (phase = state)),
+              config.inspect
+            )
           }).pipe(Effect.ensuring(Effect.sync(() => (phase = "stopped"))))
         )
       })
@@ -186,13 +186,3 @@ const makeRegistrar = (extras: RegisterExtras) =>
       state: Effect.sync(() => ({ nodeId, nodeToken, observedSourceIp, phase }))
     } satisfies NodeRegistrar
   })
-
-/** `{registered: "idle"}` → `registered.idle`. */
-const stateName = (value: unknown): string => {
-  if (typeof value === "string") return value
-  if (typeof value === "object" && value !== null) {
-    const [key, child] = Object.entries(value)[0] ?? []
-    return key === undefined ? "" : `${key}.${stateName(child)}`
-  }
-  return ""
-}
