@@ -120,6 +120,9 @@ export const NODE_DEFAULT_MAX_CONCURRENT = 4
 export const ADMISSION_MAX_WAITERS = 1_024
 /** The qos class of a task whose constraints name none (§5.5). */
 export const DEFAULT_QOS_CLASS = "interactive"
+/** How often a node re-checks that its backend answers (`degraded` health while it does not), and that check's timeout. */
+export const BACKEND_HEALTH_INTERVAL_MS = 30_000
+export const BACKEND_HEALTH_TIMEOUT_MS = 5_000
 /** Model name the demo echo backend reports. */
 export const ECHO_MODEL = "echo"
 

@@ -21,7 +21,7 @@ import type { NodeServices, ServeOptions } from "./serve.js"
 import type { TaskHandler } from "./task.js"
 
 export type { AccessMode, AvailabilityWindow, NodeOptions } from "./config.js"
-export type { HandlerContext, NodeTask, QosClass, TaskHandler } from "./task.js"
+export type { HandlerContext, HealthCheckedHandler, NodeTask, QosClass, TaskHandler } from "./task.js"
 export { TaskFailure } from "./task.js"
 export type { ServeOptions } from "./serve.js"
 export type { RegisterExtras } from "./directory-client.js"

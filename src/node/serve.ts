@@ -3,7 +3,8 @@
  * registers and heartbeats when a directory is configured (listen before registering, §5.1),
  * and whose `stop` drains, deregisters and closes (§5.1 step 5).
  */
-import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
+import { Duration, Effect, ExecutionStrategy, Exit, Layer, Schedule, Scope } from "effect"
+import { BACKEND_HEALTH_INTERVAL_MS } from "../constants.js"
 import type { InvalidConfig } from "../protocol/errors.js"
 import { baseUrl } from "../runtime/http-server.js"
 import type { ListenError } from "../runtime/http-server.js"
@@ -19,6 +20,7 @@ import { NodeMetrics } from "./metrics.js"
 import { Registration } from "./registration.js"
 import { listenNode } from "./server.js"
 import type { ListenOptions } from "./server.js"
+import { hasHealthCheck } from "./task.js"
 import type { TaskHandler } from "./task.js"
 import { makeTaskRunner, TaskRunner } from "./task-runner.js"
 
@@ -73,12 +75,23 @@ export const serveNode = (
       Effect.provideService(TaskRunner, runner),
       Scope.extend(scope)
     )
+    const lifecycle = yield* NodeLifecycle
+    if (hasHealthCheck(handler)) {
+      // At once, then every interval on the node's clock, until the listener's scope ends.
+      yield* handler.checkHealth.pipe(
+        Effect.tap((reachable) => {
+          if (reachable !== lifecycle.backendReachable()) config.logger.warn(reachable ? "backend reachable again" : "backend unreachable")
+          return lifecycle.setBackendReachable(reachable)
+        }),
+        Effect.repeat(Schedule.spaced(Duration.millis(BACKEND_HEALTH_INTERVAL_MS))),
+        Effect.forkIn(scope)
+      )
+    }
     const url = baseUrl(bound.host, bound.port)
     const registrar = yield* Registration
     if (config.directoryUrl !== undefined) yield* registrar.start(config.endpoint ?? url).pipe(Scope.extend(scope))
     config.logger.info("node serving", { node_id: config.nodeId, port: bound.port, auth_mode: access })
 
-    const lifecycle = yield* NodeLifecycle
     const stop = Effect.gen(function* () {
       yield* lifecycle.startDraining
       yield* registrar.stop

@@ -48,10 +48,11 @@ const headerOf = (req: IncomingMessage, name: string): string | undefined => {
 export const healthReport = Effect.gen(function* () {
   const config = yield* NodeSettings
   const admission = yield* (yield* Admission).snapshot
-  const draining = yield* (yield* NodeLifecycle).isDraining
+  const lifecycle = yield* NodeLifecycle
+  const draining = lifecycle.draining()
   const auth = yield* NodeAuth
   return {
-    status: draining ? "degraded" : "ok",
+    status: draining || !lifecycle.backendReachable() ? "degraded" : "ok",
     node_id: config.nodeId,
     region: config.region,
     load: Math.round((admission.active / Math.max(1, admission.maxConcurrent)) * 1000) / 1000,

@@ -1,6 +1,7 @@
 /**
  * What a node's handler sees and returns (WIRE.md §5.9), and the errors it may throw.
  */
+import { Effect } from "effect"
 
 /** QoS classes in priority order (§5.8). */
 export type QosClass = "realtime" | "interactive" | "batch" | "best-effort"
@@ -33,6 +34,18 @@ export interface HandlerContext {
  * becomes `result`; fails by throwing, optionally a {@link TaskFailure} or any `{code, message, status}`.
  */
 export type TaskHandler = (task: NodeTask, context: HandlerContext) => unknown
+
+/**
+ * A handler that can also tell whether its backend is reachable. The node runs `checkHealth` at
+ * start and then periodically, and reports `degraded` in `/iicp/health` while it yields false (§5.11).
+ */
+export interface HealthCheckedHandler extends TaskHandler {
+  readonly checkHealth: Effect.Effect<boolean>
+}
+
+/** Whether a handler carries a backend health check. */
+export const hasHealthCheck = (handler: TaskHandler): handler is HealthCheckedHandler =>
+  Effect.isEffect((handler as Partial<HealthCheckedHandler>).checkHealth)
 
 /**
  * An error a handler or backend throws to choose the answer (§5.9): `status` 408/504 → 504,

@@ -7,7 +7,8 @@ import { Cause, Effect, Exit } from "effect"
 import { getGlobalDispatcher } from "undici"
 import type { Dispatcher } from "undici"
 import { httpJson } from "../../runtime/http-client.js"
-import type { NodeTask, TaskHandler } from "../task.js"
+import { BACKEND_HEALTH_TIMEOUT_MS } from "../../constants.js"
+import type { HealthCheckedHandler, NodeTask, TaskHandler } from "../task.js"
 import { TaskFailure } from "../task.js"
 
 /** Backend flavours and their default base URLs. */
@@ -57,19 +58,23 @@ export const backendRequestBody = (task: NodeTask, defaultModel: string | undefi
   }
 }
 
-/** A handler forwarding tasks to an OpenAI-compatible server, bounded by the task's remaining budget. */
-export const openAiBackend = (options: OpenAiBackendOptions = {}): TaskHandler => {
+/**
+ * A handler forwarding tasks to an OpenAI-compatible server, bounded by the task's remaining budget.
+ * Its `checkHealth` asks `GET {base}/models`: any HTTP answer below 500 counts as reachable.
+ */
+export const openAiBackend = (options: OpenAiBackendOptions = {}): HealthCheckedHandler => {
   const base = (options.baseUrl ?? OPENAI_BACKEND_BASE_URLS[options.type ?? "openai_compat"]).replace(/\/+$/, "")
   const dispatcher = options.dispatcher ?? getGlobalDispatcher()
-  return async (task, { signal, deadline }) => {
+  const authorization: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}
+  const checkHealth = httpJson(dispatcher, { method: "GET", url: `${base}/models`, headers: authorization, timeoutMs: BACKEND_HEALTH_TIMEOUT_MS }).pipe(
+    Effect.match({ onFailure: () => false, onSuccess: (res) => res.status < 500 })
+  )
+  const handler: TaskHandler = async (task, { signal, deadline }) => {
     const path = OPENAI_BACKEND_PATHS[task.intent]
     if (path === undefined) throw new TaskFailure(404, "intent not served by this backend", "unknown_intent")
     const body = backendRequestBody(task, options.model)
     const traceparent = task._trace?.traceparent
-    const headers: Record<string, string> = {
-      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-      ...(traceparent ? { traceparent } : {})
-    }
+    const headers: Record<string, string> = { ...authorization, ...(traceparent ? { traceparent } : {}) }
     const call = httpJson(dispatcher, { method: "POST", url: `${base}${path}`, headers, body, timeoutMs: Math.max(1, deadline - Date.now()) }).pipe(
       Effect.catchTag("HttpFailure", (failure) =>
         Effect.fail(failure.reason === "timeout" ? new TaskFailure(504, "backend timed out") : new TaskFailure(502, "backend unreachable"))
@@ -84,4 +89,5 @@ export const openAiBackend = (options: OpenAiBackendOptions = {}): TaskHandler =
     if (Exit.isSuccess(exit)) return exit.value
     throw Cause.squash(exit.cause)
   }
+  return Object.assign(handler, { checkHealth })
 }
