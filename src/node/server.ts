@@ -78,10 +78,13 @@ export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, ma
   const runner = Context.get(runtime.context, TaskRunner)
 
   const task = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const traceId = headerOf(req, "x-iicp-trace-id")
+    // TRACE-02: the trace id comes back on every answer, refusals before the runner included.
+    const refusalHeaders = traceId === undefined ? CORS_HEADERS : { ...CORS_HEADERS, "x-iicp-trace-id": traceId }
     const read = await readJsonBody(req, maxBodyBytes)
-    if (read._tag === "TooLarge") return sendError(res, 413, "payload_too_large", "body exceeds the size cap", {}, { ...CORS_HEADERS, connection: "close" })
+    if (read._tag === "TooLarge") return sendError(res, 413, "payload_too_large", "body exceeds the size cap", {}, { ...refusalHeaders, connection: "close" })
     if (read._tag === "Malformed" || typeof read.value !== "object" || read.value === null || Array.isArray(read.value)) {
-      return sendError(res, 400, "validation_error", "body must be a JSON object", {}, CORS_HEADERS)
+      return sendError(res, 400, "validation_error", "body must be a JSON object", {}, refusalHeaders)
     }
     const submission: TaskSubmission = {
       body: read.value as Record<string, unknown>,
@@ -89,7 +92,7 @@ export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, ma
       consumerToken: headerOf(req, "x-iicp-consumer-token"),
       traceparent: headerOf(req, "traceparent"),
       tracestate: headerOf(req, "tracestate"),
-      traceId: headerOf(req, "x-iicp-trace-id"),
+      traceId,
       clientIp: req.socket.remoteAddress ?? "unknown",
       origin: headerOf(req, "origin")
     }

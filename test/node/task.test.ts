@@ -47,6 +47,15 @@ describe("NODE-TASK: a valid task", () => {
     expect(res.json.result.choices[0].message.content).toBe("hello node")
   })
 
+  it("TRACE-02: X-IICP-Trace-Id comes back on refusals too (400, 422)", async () => {
+    const malformed = await call(`${url}/v1/task`, { raw: "{not json", headers: { "content-type": "application/json", "x-iicp-trace-id": "trace-400" } })
+    expect(malformed.status).toBe(400)
+    expect(malformed.headers["x-iicp-trace-id"]).toBe("trace-400")
+    const invalid = await call(`${url}/v1/task`, { body: chatTask({ task_id: "nope" }), headers: { "x-iicp-trace-id": "trace-422" } })
+    expect(invalid.status).toBe(422)
+    expect(invalid.headers["x-iicp-trace-id"]).toBe("trace-422")
+  })
+
   it("§5.9: the handler sees constraints filled in, no auth or nonce, and the header traceparent", async () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     const body = chatTask({ constraints: undefined, auth: { token: "x" }, nonce: randomUUID(), _trace: { traceparent: "bogus" } })
