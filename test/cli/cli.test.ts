@@ -1,4 +1,7 @@
 /** The built `iicp` binary as a user runs it: exit codes, help, usage errors, and a real mesh of processes. */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { CHAT_INTENT } from "../../src/protocol/urn.js"
 import { ensureBuilt, runCli, startCli } from "../support/built-cli.js"
@@ -40,6 +43,26 @@ describe("iicp conventions", () => {
     const lines = run.stderr.trim().split("\n").filter((l) => l.startsWith("iicp chat:"))
     expect(lines).toHaveLength(1)
     expect(run.stderr).not.toMatch(/\bat .*\.(js|ts):\d+/)
+  })
+})
+
+describe("iicp serve identity", () => {
+  it("keeps the node id in the state dir across restarts (WIRE §2.4)", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "iicp-state-"))
+    try {
+      const ids: Array<string> = []
+      for (let start = 0; start < 2; start++) {
+        const node = await startCli<{ node_id: string }>(["serve", "--port", "0", "--state-dir", stateDir, "--log-level", "silent"])
+        ids.push(node.ready.node_id)
+        node.child.kill("SIGTERM")
+        expect(await node.exited).toBe(0)
+      }
+      expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(ids[1]).toBe(ids[0])
+      expect(readFileSync(join(stateDir, "node-id"), "utf8").trim()).toBe(ids[0])
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -23,6 +23,8 @@ export const directoryCommand: Command = {
     examples: ["iicp directory --port 8090", "iicp directory --mode production --host 0.0.0.0 --data /var/lib/iicp"]
   },
   run: async (args, out) => {
+    // Listen for Ctrl-C/SIGTERM before anything starts, so a stop during start-up is not lost.
+    const stopRequested = untilSignal()
     const data = optionalString(args, "data")
     const dir = await startDirectory({
       port: intFlag(args, "port", 0, 65535) ?? DEFAULT_DIRECTORY_PORT,
@@ -36,7 +38,7 @@ export const directoryCommand: Command = {
       out.print(`directory listening on ${dir.url}`)
       out.status(`nodes: iicp serve --directory-url ${dir.url}   clients: export IICP_DIRECTORY_URL=${dir.url}`)
     }
-    const signal = await untilSignal()
+    const signal = await stopRequested
     out.status(`${signal}: stopping directory`)
     await dir.stop()
     return EXIT_OK

@@ -7,6 +7,7 @@ import { choiceFlag, EXIT_OK, intFlag, optionalString, UsageError } from "../arg
 import type { ParsedArgs } from "../args.js"
 import { createLogger, LOG_LEVELS } from "../../runtime/log.js"
 import type { Command } from "../main.js"
+import { defaultStateDir, loadOrCreateNodeId } from "../node-identity.js"
 import { untilSignal } from "../signals.js"
 
 const BACKENDS = ["echo", "openai", "openai_compat", "vllm", "llamacpp"] as const
@@ -46,7 +47,8 @@ export const serveCommand: Command = {
       "directory-url": { type: "string", env: "IICP_DIRECTORY_URL", value: "<url>", description: "directory to register with (none: serve only)" },
       access: { type: "string", env: "IICP_ACCESS", value: "<mode>", description: "open, token or token+consumer (default: token when --node-token is set)" },
       "node-token": { type: "string", env: "IICP_NODE_TOKEN", value: "<token>", description: "operator token clients must present" },
-      "node-id": { type: "string", env: "IICP_NODE_ID", value: "<id>", description: "stable node id (default: a new UUID)" },
+      "node-id": { type: "string", env: "IICP_NODE_ID", value: "<id>", description: "node id (default: the one kept in the state dir, created on first start)" },
+      "state-dir": { type: "string", env: "IICP_STATE_DIR", value: "<dir>", description: "where the node keeps its id across restarts (default ~/.iicp)" },
       region: { type: "string", env: "IICP_REGION", value: "<region>", description: "region advertised" },
       "max-concurrent": { type: "string", env: "IICP_MAX_CONCURRENT", default: "4", value: "<n>", description: "tasks run at once" },
       "log-level": { type: "string", env: "IICP_LOG_LEVEL", default: "info", value: "<level>", description: "debug, info, warn, error or silent" }
@@ -57,11 +59,13 @@ export const serveCommand: Command = {
     ]
   },
   run: async (args, out) => {
+    // Listen for Ctrl-C/SIGTERM before anything starts, so a stop during start-up is not lost.
+    const stopRequested = untilSignal()
     const access = choiceFlag(args, "access", ACCESS_MODES) as AccessMode | undefined
     const directoryUrl = optionalString(args, "directory-url")
     const endpoint = optionalString(args, "endpoint")
     const nodeToken = optionalString(args, "node-token")
-    const nodeId = optionalString(args, "node-id")
+    const nodeId = optionalString(args, "node-id") ?? loadOrCreateNodeId(optionalString(args, "state-dir") ?? defaultStateDir())
     const region = optionalString(args, "region")
     const model = optionalString(args, "model")
     const { node, server } = await startNode({
@@ -76,12 +80,12 @@ export const serveCommand: Command = {
       ...(directoryUrl ? { directoryUrl } : {}),
       ...(endpoint ? { endpoint } : {}),
       ...(nodeToken ? { nodeToken } : {}),
-      ...(nodeId ? { nodeId } : {}),
+      nodeId,
       ...(region ? { region } : {})
     })
     if (out.json) out.print(JSON.stringify({ node_id: node.nodeId, url: server.url, port: server.port }))
     else out.print(`node ${node.nodeId} serving on ${server.url}${directoryUrl ? `, registering with ${directoryUrl}` : ""}`)
-    const signal = await untilSignal()
+    const signal = await stopRequested
     out.status(`${signal}: draining and deregistering`)
     await server.stop()
     return EXIT_OK

@@ -20,6 +20,8 @@ export const upCommand: Command = {
     examples: ["iicp up --nodes 3", 'IICP_DIRECTORY_URL=<printed url> iicp chat "hello"']
   },
   run: async (args, out) => {
+    // Listen for Ctrl-C/SIGTERM before anything starts, so a stop during start-up is not lost.
+    const stopRequested = untilSignal()
     const nodeCount = intFlag(args, "nodes", 1, 16) ?? DEFAULT_LOCAL_NODES
     const mesh = await out.waitFor(`starting a directory and ${nodeCount} node(s)`, () =>
       startLocalMesh({ nodeCount, directoryPort: intFlag(args, "port", 0, 65535) ?? 0 })
@@ -35,7 +37,7 @@ export const upCommand: Command = {
       out.print(`iicp discover urn:iicp:intent:llm:chat:v1`)
       out.status("Ctrl-C stops the mesh.")
     }
-    const signal = await untilSignal()
+    const signal = await stopRequested
     await out.waitFor(`${signal}: stopping nodes and directory`, () => mesh.stop())
     return EXIT_OK
   }
