@@ -1,6 +1,6 @@
 /**
  * One client task from submit to its end (WIRE.md §4.2–§4.4):
- * idle → discovering → selecting → submitting ⇄ failingOver / backingOff → succeeded | failed | cancelled.
+ * selecting (→ discovering → selecting) → submitting ⇄ failingOver / backingOff → succeeded | failed | cancelled.
  *
  * Pure: discovery and each attempt are the named actors `discover` and `submitAttempt`, which the
  * runtime provides and which report back with classified events (errors are events, never throws).
@@ -114,14 +114,14 @@ type FailureEvent = Extract<TaskLifecycleEvent, { type: "ATTEMPT.CAPACITY" | "AT
 /** Context of the machine. */
 export interface TaskLifecycleContext {
   readonly taskId: string
-  /** Whether candidates come from the `discover` actor (no `input.candidates`). */
-  readonly discover: boolean
+  /** Candidates are still to come from the `discover` actor: no `input.candidates` and no discover answer yet. */
+  readonly mustDiscover: boolean
   readonly deadlineMs: number
   readonly maxAttempts: number
   readonly jitterSamples: ReadonlyArray<number>
   /** Candidates still in rotation, directory order (unavailable, skipped and wrong nodes removed). */
   readonly rotation: ReadonlyArray<TaskCandidate>
-  /** Node ids already tried in the current pass over `rotation`. */
+  /** Node ids whose attempt in the current pass over `rotation` has ended. */
   readonly triedThisPass: ReadonlyArray<string>
   /** Last retry hint per node id, waited for when the rotation comes back to that node. */
   readonly hints: Readonly<Record<string, number>>
@@ -157,12 +157,13 @@ const planAfter = (
   const lastError = failed ? (event.error ?? context.lastError) : context.lastError
   const retry = attempts.length
   const backoff = backoffDelayMs(retry, context.jitterSamples[retry - 1])
-  const untried = rotation.filter((c) => !context.triedThisPass.includes(c.nodeId))
+  const triedThisPass = node ? [...context.triedThisPass, node.nodeId] : context.triedThisPass
+  const untried = rotation.filter((c) => !triedThisPass.includes(c.nodeId))
   const base = { rotation, hints, attempts, lastError }
   if (untried.length > 0) {
     const delayMs =
       event.type === "ATTEMPT.RETRYABLE" ? Math.max(backoff, hint !== undefined && hint <= TASK_MAX_HINT_MS ? hint : 0) : 0
-    return { ...base, triedThisPass: context.triedThisPass, current: untried[0], delayMs }
+    return { ...base, triedThisPass, current: untried[0], delayMs }
   }
   // Every candidate was tried: start the pass again at the first, never in a tight loop.
   const next = rotation[0]
@@ -205,16 +206,13 @@ export const taskLifecycleMachine = setup({
     submitAttempt: fromCallback<EventObject, AttemptCall>(() => undefined)
   },
   guards: {
-    candidatesGiven: ({ context }) => !context.discover,
+    mustDiscover: ({ context }) => context.mustDiscover,
     hasCandidates: ({ context }) => context.rotation.length > 0,
     hasNextAttempt: ({ context }) => context.current !== undefined && context.attempts.length < context.maxAttempts,
     mustWait: ({ context }) => context.delayMs > 0
   },
   actions: {
-    takeCandidates: assign(({ event }) => candidatesOf(event.type === "DISCOVERY.DONE" ? event.candidates : [])),
-    markTried: assign(({ context }) => ({
-      triedThisPass: context.current ? [...context.triedThisPass, context.current.nodeId] : context.triedThisPass
-    })),
+    takeCandidates: assign(({ event }) => ({ ...candidatesOf(event.type === "DISCOVERY.DONE" ? event.candidates : []), mustDiscover: false })),
     planNext: assign(({ context, event }) =>
       event.type === "ATTEMPT.CAPACITY" ||
       event.type === "ATTEMPT.RETRYABLE" ||
@@ -255,7 +253,7 @@ export const taskLifecycleMachine = setup({
   context: ({ input }) => ({
     taskId: input.taskId,
     ...candidatesOf(input.candidates ?? []),
-    discover: input.candidates === undefined,
+    mustDiscover: input.candidates === undefined,
     deadlineMs: input.deadlineMs,
     maxAttempts: Math.min(Math.max(Math.floor(input.maxAttempts ?? TASK_MAX_ATTEMPTS), 1), TASK_MAX_ATTEMPTS),
     jitterSamples: input.jitterSamples ?? [],
@@ -265,16 +263,12 @@ export const taskLifecycleMachine = setup({
     lastError: undefined,
     output: undefined
   }),
-  initial: "idle",
+  initial: "running",
   states: {
-    idle: {
-      // A submit aimed at given nodes skips discovery.
-      always: [{ guard: "candidatesGiven", target: "running.selecting" }, { target: "running.discovering" }]
-    },
     running: {
       after: { taskDeadline: { target: "failed", actions: "failDeadline" } },
       on: { CANCEL: { target: "cancelled", actions: "cancel" } },
-      initial: "discovering",
+      initial: "selecting",
       states: {
         discovering: {
           invoke: { src: "discover", input: ({ context }): DiscoverCall => ({ taskId: context.taskId }) },
@@ -283,11 +277,15 @@ export const taskLifecycleMachine = setup({
             "DISCOVERY.FAILED": { target: "#taskLifecycle.failed", actions: "failDiscovery" }
           }
         },
+        // Given candidates (a submit aimed at nodes, a warm discover cache) skip discovery.
         selecting: {
-          always: [{ guard: "hasCandidates", target: "submitting" }, { target: "#taskLifecycle.failed", actions: "failExhausted" }]
+          always: [
+            { guard: "mustDiscover", target: "discovering" },
+            { guard: "hasCandidates", target: "submitting" },
+            { target: "#taskLifecycle.failed", actions: "failExhausted" }
+          ]
         },
         submitting: {
-          entry: "markTried",
           invoke: {
             src: "submitAttempt",
             input: ({ context }): AttemptCall => ({ taskId: context.taskId, candidate: context.current!, attempt: context.attempts.length + 1 })

@@ -3,14 +3,16 @@
  * task-lifecycle machine's ATTEMPT.* events. Errors become events, never failures; the circuit
  * breaker is consulted before sending and told the outcome after.
  */
-import { Clock, Effect, Option } from "effect"
+import { Exit, FiberId, Option, Runtime } from "effect"
+import type { Clock, Fiber } from "effect"
 import type { Dispatcher } from "undici"
 import type { TaskCandidate, TaskLifecycleEvent } from "../../machines/task-lifecycle.js"
 import { TASK_ATTEMPT_GRACE_MS } from "../constants.js"
 import { parseErrorBody } from "../protocol/envelope.js"
 import { CapacityExceeded, NodeRejected, Timeout, Transport, redact } from "../protocol/errors.js"
-import { httpJson } from "../runtime/http-client.js"
-import type { HttpResponse } from "../runtime/http-client.js"
+import type { ScheduleTimer } from "../runtime/clock.js"
+import { HttpFailure, startJsonRequest } from "../runtime/http-client.js"
+import type { AbortRequest, HttpRequest, HttpResponse } from "../runtime/http-client.js"
 import type { Logger } from "../runtime/log.js"
 import type { CircuitBreaker } from "./breaker.js"
 import type { ConsumerTokens } from "./consumer-tokens.js"
@@ -89,7 +91,6 @@ export const classifyAnswer = (
     return { type: "ATTEMPT.RETRYABLE", code: "IICP-E004", httpStatus: res.status, error }
   }
   let status = res.status
-  let parsed = parseErrorBody(res.status, body, res.headers["retry-after"], now)
   if (ok && isRecord(body)) {
     const inBandError = body["error_code"] !== undefined || isRecord(body["error"]) || body["status"] === "error" || body["status"] === "timeout"
     const knownStatus = body["status"] === undefined || body["status"] === "success" || body["status"] === "completed"
@@ -105,6 +106,10 @@ export const classifyAnswer = (
       }
       return { type: "ATTEMPT.SUCCEEDED", result: success }
     }
+  }
+  // Past the success rules: the answer is read as an error (§3.1).
+  let parsed = parseErrorBody(res.status, body, res.headers["retry-after"], now)
+  if (ok && isRecord(body)) {
     // A 2xx carrying a failure is read by its code: error.code, else task_timeout for `timeout`, else backend_error.
     const error = body["error"]
     const code = isRecord(error) && typeof error["code"] === "string" ? error["code"] : body["status"] === "timeout" ? "task_timeout" : "backend_error"
@@ -143,52 +148,92 @@ const headersFor = (deps: AttemptDeps, task: PreparedTask, consumerToken: string
   ...(consumerToken ? { "x-iicp-consumer-token": consumerToken } : {})
 })
 
-/** Sends one attempt of `task` to `candidate` and reports its classified outcome. Interruption aborts the request. */
-export const runAttempt = (deps: AttemptDeps, task: PreparedTask, candidate: TaskCandidate): Effect.Effect<AttemptEvent> =>
-  Effect.gen(function* () {
-    const admission = yield* deps.breaker.admit(candidate.nodeId)
-    if (admission === "rejected") return { type: "ATTEMPT.SKIPPED" as const }
-    const consumerToken = deps.consumer
-      ? Option.getOrUndefined(yield* deps.consumer.tokens.tokenFor(candidate.nodeId, task.intent, task.traceparent))
-      : undefined
-    if (deps.consumer?.mode === "required" && consumerToken === undefined) {
-      if (admission === "trial") yield* deps.breaker.release(candidate.nodeId)
-      return { type: "ATTEMPT.SKIPPED" as const }
-    }
-    const started = yield* Clock.currentTimeMillis
+/** The ATTEMPT event of a request that got no HTTP answer. */
+const transportEvent = (candidate: TaskCandidate, failure: HttpFailure, attemptTimeoutMs: number): AttemptEvent =>
+  failure.reason === "timeout"
+    ? { type: "ATTEMPT.RETRYABLE", code: "IICP-E003", error: new Timeout({ scope: "attempt", nodeId: candidate.nodeId, afterMs: attemptTimeoutMs }) }
+    : {
+        type: "ATTEMPT.RETRYABLE",
+        code: "IICP-E004",
+        error: new Transport({ reason: failure.reason, nodeId: candidate.nodeId, message: `node ${candidate.nodeId}: ${failure.message}` })
+      }
+
+/** What an attempt takes from its task's Effect runtime: its Clock (time and timers) and, for consumer tokens, the runtime. */
+export interface AttemptHost {
+  readonly runtime: Runtime.Runtime<never>
+  readonly clock: Clock.Clock
+  readonly schedule: ScheduleTimer
+}
+
+const SKIPPED: AttemptEvent = { type: "ATTEMPT.SKIPPED" }
+
+/**
+ * Starts one attempt of `task` at `candidate` and calls `report` exactly once with its classified
+ * outcome, unless the returned canceller runs first (which aborts the request and gives back a
+ * half-open trial). No fiber runs unless a consumer token has to be fetched: an attempt is one
+ * undici request whose callbacks report straight to the machine.
+ */
+export const startAttempt = (
+  deps: AttemptDeps,
+  task: PreparedTask,
+  candidate: TaskCandidate,
+  host: AttemptHost,
+  report: (event: AttemptEvent) => void
+): (() => void) => {
+  const nodeId = candidate.nodeId
+  const admission = deps.breaker.admit(nodeId, host.clock.unsafeCurrentTimeMillis())
+  if (admission === "rejected") {
+    report(SKIPPED)
+    return () => undefined
+  }
+  let settled = false
+  let abortRequest: AbortRequest | undefined
+  const send = (consumerToken: string | undefined) => {
+    const started = host.clock.unsafeCurrentTimeMillis()
     const attemptTimeoutMs = task.timeoutMs + TASK_ATTEMPT_GRACE_MS
-    const event: AttemptEvent = yield* httpJson(deps.agent, {
+    const request: HttpRequest = {
       method: "POST",
       url: `${candidate.endpoint.replace(/\/+$/, "")}/v1/task`,
       headers: headersFor(deps, task, consumerToken),
       body: task.body,
       timeoutMs: attemptTimeoutMs
-    }).pipe(
-      Effect.tap((res) => {
-        const echoed = isRecord(res.body) ? res.body["task_id"] : undefined
-        if (typeof echoed === "string" && echoed !== task.taskId) {
-          deps.logger.warn("task_id mismatch", { task_id: task.taskId, node_id: candidate.nodeId })
-        }
-      }),
-      Effect.flatMap((res) =>
-        Effect.map(Clock.currentTimeMillis, (now) => classifyAnswer(candidate, task, res, now - started, deps.secrets, now))
-      ),
-      Effect.catchTag("HttpFailure", (failure) =>
-        Effect.succeed<AttemptEvent>(
-          failure.reason === "timeout"
-            ? { type: "ATTEMPT.RETRYABLE", code: "IICP-E003", error: new Timeout({ scope: "attempt", nodeId: candidate.nodeId, afterMs: attemptTimeoutMs }) }
-            : {
-                type: "ATTEMPT.RETRYABLE",
-                code: "IICP-E004",
-                error: new Transport({ reason: failure.reason, nodeId: candidate.nodeId, message: `node ${candidate.nodeId}: ${failure.message}` })
-              }
-        )
-      ),
-      Effect.onInterrupt(() => (admission === "trial" ? deps.breaker.release(candidate.nodeId) : Effect.void))
-    )
-    yield* deps.breaker.record(candidate.nodeId, breakerFailure(event))
-    if (event.type !== "ATTEMPT.SUCCEEDED" && event.type !== "ATTEMPT.SKIPPED") {
-      deps.logger.debug("attempt failed", { task_id: task.taskId, node_id: candidate.nodeId, code: event.code })
     }
-    return event
-  })
+    abortRequest = startJsonRequest(deps.agent, request, host.schedule, (outcome) => {
+      settled = true
+      const now = host.clock.unsafeCurrentTimeMillis()
+      let event: AttemptEvent
+      if (outcome instanceof HttpFailure) event = transportEvent(candidate, outcome, attemptTimeoutMs)
+      else {
+        const echoed = isRecord(outcome.body) ? outcome.body["task_id"] : undefined
+        if (typeof echoed === "string" && echoed !== task.taskId) deps.logger.warn("task_id mismatch", { task_id: task.taskId, node_id: nodeId })
+        event = classifyAnswer(candidate, task, outcome, now - started, deps.secrets, now)
+      }
+      deps.breaker.record(nodeId, breakerFailure(event), now)
+      if (event.type !== "ATTEMPT.SUCCEEDED" && event.type !== "ATTEMPT.SKIPPED") {
+        deps.logger.debug("attempt failed", { task_id: task.taskId, node_id: nodeId, code: event.code })
+      }
+      report(event)
+    })
+  }
+  const consumer = deps.consumer
+  let tokenFiber: Fiber.RuntimeFiber<Option.Option<string>> | undefined
+  if (consumer === undefined) send(undefined)
+  else {
+    tokenFiber = Runtime.runFork(host.runtime)(consumer.tokens.tokenFor(nodeId, task.intent, task.traceparent))
+    tokenFiber.addObserver((exit) => {
+      if (Exit.isInterrupted(exit)) return
+      const token = Exit.isSuccess(exit) ? Option.getOrUndefined(exit.value) : undefined
+      if (consumer.mode === "required" && token === undefined) {
+        settled = true
+        if (admission === "trial") deps.breaker.release(nodeId)
+        report(SKIPPED)
+      } else send(token)
+    })
+  }
+  return () => {
+    tokenFiber?.unsafeInterruptAsFork(FiberId.none)
+    abortRequest?.()
+    if (!settled && admission === "trial") deps.breaker.release(nodeId)
+    settled = true
+  }
+}

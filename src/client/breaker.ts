@@ -1,9 +1,9 @@
 /**
  * Per-node circuit breaker of one client (WIRE.md §4.2): 5 consecutive failures open it for 30 s;
- * then half-open admits one trial, whose success closes it and whose failure reopens it. Time is
- * Effect's `Clock`, so TestClock drives it.
+ * then half-open admits one trial, whose success closes it and whose failure reopens it. Callers
+ * pass the time from their task's Effect `Clock`, so TestClock drives it; the operations are plain
+ * calls because an attempt consults the breaker from XState and undici callbacks, outside a fiber.
  */
-import { Clock, Effect, Ref } from "effect"
 import { BREAKER_FAILURE_THRESHOLD, BREAKER_OPEN_MS } from "../constants.js"
 
 interface BreakerEntry {
@@ -17,49 +17,44 @@ interface BreakerEntry {
 /** The answer of {@link CircuitBreaker.admit}. */
 export type Admission = "closed" | "trial" | "rejected"
 
-/** Admission and outcome recording for nodes, keyed by `node_id`. */
+/** Admission and outcome recording for nodes, keyed by `node_id`; `now` is Effect Clock time in ms. */
 export interface CircuitBreaker {
   /** Whether an attempt may go to `nodeId` now: `closed`, `trial` (half-open: the one trial, now taken) or `rejected`. */
-  readonly admit: (nodeId: string) => Effect.Effect<Admission>
+  readonly admit: (nodeId: string, now: number) => Admission
   /** Records the outcome of an admitted attempt: `failed` for connect errors, timeouts, 5xx and `IICP-E030`. */
-  readonly record: (nodeId: string, failed: boolean) => Effect.Effect<void>
+  readonly record: (nodeId: string, failed: boolean, now: number) => void
   /** Gives back a half-open trial whose attempt was cancelled before an outcome. */
-  readonly release: (nodeId: string) => Effect.Effect<void>
+  readonly release: (nodeId: string) => void
 }
 
 const CLOSED: BreakerEntry = { failures: 0, openUntil: undefined, trial: false }
 
 /** A fresh breaker set, all closed. */
-export const makeCircuitBreaker: Effect.Effect<CircuitBreaker> = Effect.map(
-  Ref.make(new Map<string, BreakerEntry>()),
-  (entries) => {
-    // An unchanged entry keeps the map as it is: the common success on a closed node copies nothing.
-    const update = (nodeId: string, f: (entry: BreakerEntry, now: number) => BreakerEntry) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(entries, (map) => {
-          const entry = map.get(nodeId) ?? CLOSED
-          const next = f(entry, now)
-          return next === entry ? map : new Map(map).set(nodeId, next)
-        })
-      )
-    return {
-      admit: (nodeId) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Ref.modify(entries, (map): [Admission, Map<string, BreakerEntry>] => {
-            const entry = map.get(nodeId) ?? CLOSED
-            if (entry.openUntil === undefined) return ["closed", map]
-            if (now < entry.openUntil || entry.trial) return ["rejected", map]
-            return ["trial", new Map(map).set(nodeId, { ...entry, trial: true })]
-          })
-        ),
-      record: (nodeId, failed) =>
-        update(nodeId, (entry, now) => {
-          if (!failed) return CLOSED
-          const failures = entry.failures + 1
-          const open = entry.trial || failures >= BREAKER_FAILURE_THRESHOLD
-          return { failures, openUntil: open ? now + BREAKER_OPEN_MS : entry.openUntil, trial: false }
-        }),
-      release: (nodeId) => update(nodeId, (entry) => ({ ...entry, trial: false }))
+export const makeCircuitBreaker = (): CircuitBreaker => {
+  // Closed nodes have no entry: the common success on a closed node touches nothing.
+  const entries = new Map<string, BreakerEntry>()
+  const set = (nodeId: string, entry: BreakerEntry) => (entry === CLOSED ? entries.delete(nodeId) : entries.set(nodeId, entry))
+  return {
+    admit: (nodeId, now) => {
+      const entry = entries.get(nodeId)
+      if (entry?.openUntil === undefined) return "closed"
+      if (now < entry.openUntil || entry.trial) return "rejected"
+      entries.set(nodeId, { ...entry, trial: true })
+      return "trial"
+    },
+    record: (nodeId, failed, now) => {
+      const entry = entries.get(nodeId) ?? CLOSED
+      if (!failed) {
+        if (entry !== CLOSED) set(nodeId, CLOSED)
+        return
+      }
+      const failures = entry.failures + 1
+      const open = entry.trial || failures >= BREAKER_FAILURE_THRESHOLD
+      set(nodeId, { failures, openUntil: open ? now + BREAKER_OPEN_MS : entry.openUntil, trial: false })
+    },
+    release: (nodeId) => {
+      const entry = entries.get(nodeId)
+      if (entry) set(nodeId, { ...entry, trial: false })
     }
   }
-)
+}

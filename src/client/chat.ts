@@ -4,16 +4,12 @@ import { DEFAULT_QOS_CLASS } from "../constants.js"
 import { CHAT_INTENT } from "../protocol/urn.js"
 import { InvalidRequest, NodeRejected } from "../protocol/errors.js"
 import { WireSchema } from "../protocol/index.js"
-import type { ChatMessageInput, ChatOptions, ChatResponse, SubmitRequest, TaskResponse } from "./types.js"
+import type { ChatChoice, ChatMessageInput, ChatOptions, ChatResponse, SubmitRequest, TaskResponse } from "./types.js"
 
 const decodePayload = Schema.decodeUnknownEither(WireSchema.ChatPayload)
-const decodeCompletion = Schema.decodeUnknownEither(WireSchema.ChatCompletion)
 
 /** The submit request of a chat; the payload is checked against llm-chat-v1 before any I/O. */
-export const chatRequest = (
-  messages: ReadonlyArray<ChatMessageInput>,
-  options: ChatOptions
-): Effect.Effect<SubmitRequest, InvalidRequest> => {
+export const chatRequest = (messages: ReadonlyArray<ChatMessageInput>, options: ChatOptions): SubmitRequest | InvalidRequest => {
   const payload = {
     messages,
     ...(options.model === undefined ? {} : { model: options.model }),
@@ -23,14 +19,12 @@ export const chatRequest = (
   }
   // The message says what is wrong without echoing message content back.
   if (Either.isLeft(decodePayload(payload))) {
-    return Effect.fail(
-      new InvalidRequest({
-        message:
-          "chat needs a non-empty messages array of {role: system|user|assistant|tool, content}, an integer maxTokens ≥ 1 and a temperature within [0, 2]"
-      })
-    )
+    return new InvalidRequest({
+      message:
+        "chat needs a non-empty messages array of {role: system|user|assistant|tool, content}, an integer maxTokens ≥ 1 and a temperature within [0, 2]"
+    })
   }
-  return Effect.succeed({
+  return {
     intent: CHAT_INTENT,
     payload,
     constraints: {
@@ -38,27 +32,74 @@ export const chatRequest = (
       ...(options.timeoutMs === undefined ? {} : { timeout_ms: options.timeoutMs }),
       ...(options.region === undefined ? {} : { region: options.region })
     }
-  })
+  }
+}
+
+type ObjectLike = Readonly<Record<string, unknown>>
+
+// Struct schemas accept non-null, non-array objects; an absent or `undefined` member is a missing one.
+const isObjectLike = (value: unknown): value is ObjectLike => typeof value === "object" && value !== null && !Array.isArray(value)
+const isString = (value: unknown): value is string => typeof value === "string"
+const isNumber = (value: unknown): value is number => typeof value === "number"
+const isNullableString = (value: unknown): value is string | null => value === null || typeof value === "string"
+const optional = (value: unknown, guard: (value: unknown) => boolean): boolean => value === undefined || guard(value)
+
+/** The parts of a chat answer a completion gives, with §4.5's defaults applied. */
+export type CompletionParts = Pick<ChatResponse, "choices" | "usage"> & { readonly model: string | undefined }
+
+const readChoice = (choice: unknown): ChatChoice | undefined => {
+  if (!isObjectLike(choice)) return undefined
+  const { index, message, finish_reason: finishReason } = choice
+  if (!optional(index, isNumber) || !optional(finishReason, isNullableString) || !optional(message, isObjectLike)) return undefined
+  const role = (message as ObjectLike | undefined)?.["role"]
+  const content = (message as ObjectLike | undefined)?.["content"]
+  if (!optional(role, isString) || !optional(content, isNullableString)) return undefined
+  return {
+    index: (index as number | undefined) ?? 0,
+    message: { role: (role as string | undefined) ?? "assistant", content: (content as string | null | undefined) ?? "" },
+    finish_reason: (finishReason as string | null | undefined) ?? "stop"
+  }
+}
+
+/**
+ * Reads a task result as {@link WireSchema.ChatCompletion}: it accepts exactly what decoding with
+ * that Schema accepts (a property test holds the two together) and applies the same defaults, by
+ * hand, because the Schema decode costs more than the rest of a cached chat's client-side work.
+ */
+export const readCompletion = (result: unknown): CompletionParts | undefined => {
+  if (!isObjectLike(result)) return undefined
+  const { id, object, created, model, choices, usage } = result
+  if (!optional(id, isString) || !optional(object, isString) || !optional(created, isNumber) || !optional(model, isString)) return undefined
+  if (!Array.isArray(choices) || !optional(usage, isObjectLike)) return undefined
+  const counts = (usage ?? {}) as ObjectLike
+  const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = counts
+  if (!optional(prompt, isNumber) || !optional(completion, isNumber) || !optional(total, isNumber)) return undefined
+  const read: Array<ChatChoice> = []
+  for (const choice of choices) {
+    const one = readChoice(choice)
+    if (one === undefined) return undefined
+    read.push(one)
+  }
+  return {
+    choices: read,
+    usage: { prompt_tokens: (prompt as number | undefined) ?? 0, completion_tokens: (completion as number | undefined) ?? 0, total_tokens: (total as number | undefined) ?? 0 },
+    model: model as string | undefined
+  }
 }
 
 /** The OpenAI-shaped answer of a chat task, with §4.5's defaults; a result without choices is `backend_error`. */
 export const toChatResponse = (task: TaskResponse, requestedModel: string | undefined): Effect.Effect<ChatResponse, NodeRejected> => {
-  const completion = decodeCompletion(task.result)
-  if (Either.isLeft(completion) || completion.right.choices.length === 0) {
+  const completion = readCompletion(task.result)
+  if (completion === undefined || completion.choices.length === 0) {
     return Effect.fail(
       new NodeRejected({ nodeId: task.node_id, status: 502, code: "backend_error", message: `node ${task.node_id} answered a chat without choices` })
     )
   }
-  const { choices, usage, model } = completion.right
   return Effect.succeed({
     id: task.task_id,
-    choices: choices.map((choice) => ({
-      index: choice.index,
-      message: { role: choice.message.role, content: choice.message.content ?? "" },
-      finish_reason: choice.finish_reason ?? "stop"
-    })),
-    usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens },
-    model: model ?? requestedModel ?? "",
+    choices: completion.choices,
+    usage: completion.usage,
+    model: completion.model ?? requestedModel ?? "",
     task_id: task.task_id,
     node_id: task.node_id
   })

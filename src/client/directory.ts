@@ -4,7 +4,8 @@
  * for the directory's `Cache-Control: max-age` on Effect's clock and shares one in-flight request,
  * so a burst of tasks costs one discover.
  */
-import { Cache, Clock, Duration, Effect, Equal, Exit, Hash, Option, Ref, Schema } from "effect"
+import { Clock, Deferred, Effect, Exit, FiberId, Option, Ref, Schema } from "effect"
+import type { Scope } from "effect"
 import type { Dispatcher } from "undici"
 import { DEFAULT_DISCOVER_LIMIT, DIRECTORY_CALL_TIMEOUT_MS, DISCOVER_CACHE_MAX_AGE_MS, MAX_DISCOVER_LIMIT } from "../constants.js"
 import { parseErrorBody } from "../protocol/envelope.js"
@@ -14,6 +15,12 @@ import { httpJson } from "../runtime/http-client.js"
 import type { HttpFailure, HttpRequest, HttpResponse } from "../runtime/http-client.js"
 import type { DiscoverOptions, DiscoverResult } from "./types.js"
 
+/** A validated discover query: its query string (the cache key) and the most nodes kept. */
+export interface DiscoverQuery {
+  readonly query: string
+  readonly limit: number
+}
+
 /** Directory calls a task needs. */
 export interface DirectoryClient {
   /** Discovers nodes for a (validated) intent; answers from the cache while it is fresh. */
@@ -22,6 +29,12 @@ export interface DirectoryClient {
     options: DiscoverOptions,
     traceparent: string
   ) => Effect.Effect<DiscoverResult, DirectoryUnavailable | InvalidRequest>
+  /** The query of a discover for a (validated) intent, or the `InvalidRequest` its filters deserve (§4.2). */
+  readonly queryFor: (intent: string, options: DiscoverOptions) => DiscoverQuery | InvalidRequest
+  /** The cached answer to `query` while it is fresh at `now` (Effect Clock ms), without I/O or a fiber. */
+  readonly cached: (query: DiscoverQuery, now: number) => DiscoverResult | undefined
+  /** Discovers for a validated query: the cache while fresh, else one request shared by every concurrent caller. */
+  readonly lookup: (query: DiscoverQuery, traceparent: string) => Effect.Effect<DiscoverResult, DirectoryUnavailable>
   /** Sends a request to `${base}/v1/<op>`, with the §4.1 `/api` fallback when `fallback` is set. */
   readonly call: (
     op: string,
@@ -35,25 +48,15 @@ const DISCOVER_CACHE_CAPACITY = 256
 /** The `max-age` directive of a `Cache-Control` value. */
 const MAX_AGE_PATTERN = /(?:^|,)\s*max-age=(\d+)/i
 
-/** A discover cache key: equal by query only; the first caller's traceparent rides along for the one request. */
-class DiscoverKey implements Equal.Equal {
-  constructor(
-    readonly query: string,
-    readonly limit: number,
-    readonly traceparent: string
-  ) {}
-  [Equal.symbol](that: Equal.Equal): boolean {
-    return that instanceof DiscoverKey && that.query === this.query
-  }
-  [Hash.symbol](): number {
-    return Hash.string(this.query)
-  }
-}
-
 interface CachedDiscover {
   readonly result: DiscoverResult
   readonly maxAgeMs: number
 }
+
+/** A discover cache entry: a fresh answer until `expiresAt`, or the one request in flight for its query. */
+type CacheEntry =
+  | { readonly result: DiscoverResult; readonly expiresAt: number }
+  | { readonly inFlight: Deferred.Deferred<CachedDiscover, DirectoryUnavailable> }
 
 const decodeNode = Schema.decodeUnknownOption(WireSchema.DiscoveredNode)
 
@@ -76,6 +79,8 @@ const maxAgeOf = (cacheControl: string | undefined): number => {
   return match ? Number(match[1]) * 1000 : DISCOVER_CACHE_MAX_AGE_MS
 }
 
+const clientClosed = (): DirectoryUnavailable => new DirectoryUnavailable({ reason: "transport", message: "discover interrupted: the client is closing" })
+
 const transportFailure = (failure: HttpFailure): DirectoryUnavailable =>
   new DirectoryUnavailable({
     reason: failure.reason === "timeout" ? "timeout" : "transport",
@@ -83,17 +88,13 @@ const transportFailure = (failure: HttpFailure): DirectoryUnavailable =>
   })
 
 /** Validates discover filters and builds the query string (§4.2). */
-const discoverQuery = (
-  intent: string,
-  options: DiscoverOptions,
-  defaultRegion: string | undefined
-): Effect.Effect<{ readonly query: string; readonly limit: number }, InvalidRequest> => {
+const discoverQuery = (intent: string, options: DiscoverOptions, defaultRegion: string | undefined): DiscoverQuery | InvalidRequest => {
   const limit = options.limit ?? DEFAULT_DISCOVER_LIMIT
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DISCOVER_LIMIT) {
-    return Effect.fail(new InvalidRequest({ message: `limit must be an integer from 1 to ${MAX_DISCOVER_LIMIT}` }))
+    return new InvalidRequest({ message: `limit must be an integer from 1 to ${MAX_DISCOVER_LIMIT}` })
   }
   if (options.minReputation !== undefined && !(options.minReputation >= 0 && options.minReputation <= 1)) {
-    return Effect.fail(new InvalidRequest({ message: "minReputation must be within [0, 1]" }))
+    return new InvalidRequest({ message: "minReputation must be within [0, 1]" })
   }
   const params = new URLSearchParams({ intent, limit: String(limit) })
   const region = options.region ?? defaultRegion
@@ -101,7 +102,7 @@ const discoverQuery = (
   if (options.qos) params.set("qos", options.qos)
   if (options.minReputation !== undefined) params.set("min_reputation", String(options.minReputation))
   if (options.model) params.set("model", options.model)
-  return Effect.succeed({ query: params.toString(), limit })
+  return { query: params.toString(), limit }
 }
 
 /** Options of {@link makeDirectoryClient}. */
@@ -112,9 +113,14 @@ export interface DirectoryClientOptions {
   readonly secrets: ReadonlyArray<string>
 }
 
-/** A directory client over one connection pool; its base URL and cache live as long as it does. */
-export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Effect<DirectoryClient> =>
+/**
+ * A directory client over one connection pool; its base URL and cache live as long as it does, and
+ * discover requests run in its scope: closing the client aborts them and fails their waiters with
+ * `DirectoryUnavailable`.
+ */
+export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Effect<DirectoryClient, never, Scope.Scope> =>
   Effect.gen(function* () {
+    const scope = yield* Effect.scope
     const base = yield* Ref.make(options.directoryUrl)
 
     const call: DirectoryClient["call"] = (op, req, fallback) =>
@@ -130,12 +136,12 @@ export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Eff
         return retried
       })
 
-    const fetchDiscover = (key: DiscoverKey): Effect.Effect<CachedDiscover, DirectoryUnavailable> =>
+    const fetchDiscover = (key: DiscoverQuery, traceparent: string): Effect.Effect<CachedDiscover, DirectoryUnavailable> =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const res = yield* call(
           `discover?${key.query}`,
-          { method: "GET", headers: { traceparent: key.traceparent }, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS },
+          { method: "GET", headers: { traceparent }, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS },
           true
         )
         if (res.status < 200 || res.status > 299) {
@@ -165,19 +171,57 @@ export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Eff
         }
       })
 
-    const cache = yield* Cache.makeWith({
-      capacity: DISCOVER_CACHE_CAPACITY,
-      lookup: fetchDiscover,
-      timeToLive: (exit: Exit.Exit<CachedDiscover, DirectoryUnavailable>) =>
-        Exit.isSuccess(exit) ? Duration.millis(exit.value.maxAgeMs) : Duration.zero
-    })
+    // Insertion order is age order: past capacity, the oldest query goes.
+    const entries = new Map<string, CacheEntry>()
+    const store = (query: string, entry: CacheEntry) => {
+      entries.delete(query)
+      if (entries.size >= DISCOVER_CACHE_CAPACITY) entries.delete(entries.keys().next().value!)
+      entries.set(query, entry)
+    }
+
+    const cached: DirectoryClient["cached"] = (key, now) => {
+      const entry = entries.get(key.query)
+      return entry !== undefined && "result" in entry && now < entry.expiresAt ? entry.result : undefined
+    }
+
+    // One request per query at a time, in the client's scope; the first caller's traceparent rides
+    // along. Failures and max-age=0 answers reach the callers that waited but are not kept.
+    const startFetch = (key: DiscoverQuery, traceparent: string) =>
+      Effect.suspend(() => {
+        const inFlight = Deferred.unsafeMake<CachedDiscover, DirectoryUnavailable>(FiberId.none)
+        const pending: CacheEntry = { inFlight }
+        store(key.query, pending)
+        const settle = (exit: Exit.Exit<CachedDiscover, DirectoryUnavailable>) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            if (entries.get(key.query) === pending) {
+              if (Exit.isSuccess(exit) && exit.value.maxAgeMs > 0) store(key.query, { result: exit.value.result, expiresAt: now + exit.value.maxAgeMs })
+              else entries.delete(key.query)
+            }
+            // Closing the client interrupts the request: its waiters get an answer, not an interruption.
+            return Deferred.done(inFlight, Exit.isInterrupted(exit) ? Exit.fail(clientClosed()) : exit)
+          })
+        return Effect.as(Effect.forkIn(Effect.onExit(fetchDiscover(key, traceparent), settle), scope), inFlight)
+      })
+
+    const lookup: DirectoryClient["lookup"] = (key, traceparent) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const fresh = cached(key, now)
+        if (fresh !== undefined) return Effect.succeed(fresh)
+        const entry = entries.get(key.query)
+        const inFlight = entry !== undefined && "inFlight" in entry ? Effect.succeed(entry.inFlight) : startFetch(key, traceparent)
+        return Effect.flatMap(inFlight, (answer) => Effect.map(Deferred.await(answer), (done) => done.result))
+      })
+
+    const queryFor: DirectoryClient["queryFor"] = (intent, discoverOptions) => discoverQuery(intent, discoverOptions, options.region)
 
     return {
       call,
-      discover: (intent, discoverOptions, traceparent) =>
-        discoverQuery(intent, discoverOptions, options.region).pipe(
-          Effect.flatMap(({ query, limit }) => cache.get(new DiscoverKey(query, limit, traceparent))),
-          Effect.map((cached) => cached.result)
-        )
+      queryFor,
+      cached,
+      lookup,
+      discover: (intent, discoverOptions, traceparent) => {
+        const key = queryFor(intent, discoverOptions)
+        return key instanceof InvalidRequest ? Effect.fail(key) : lookup(key, traceparent)
+      }
     }
   })

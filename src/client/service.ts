@@ -7,24 +7,43 @@ import type { Scope } from "effect"
 import { fromCallback } from "xstate"
 import type { EventObject } from "xstate"
 import { taskLifecycleMachine } from "../../machines/task-lifecycle.js"
-import type { AttemptCall, DiscoverCall, TaskCandidate, TaskLifecycleEvent, TaskLifecycleOutput } from "../../machines/task-lifecycle.js"
+import type {
+  AttemptCall,
+  DiscoverCall,
+  TaskCandidate,
+  TaskLifecycleEvent,
+  TaskLifecycleInput,
+  TaskLifecycleOutput
+} from "../../machines/task-lifecycle.js"
 import { DEFAULT_QOS_CLASS, MAX_CLIENT_TIMEOUT_MS, MAX_TASK_ATTEMPTS, MIN_CLIENT_TASK_TIMEOUT_MS, TASK_ATTEMPT_GRACE_MS } from "../constants.js"
 import { AllNodesFailed, Cancelled, InvalidRequest, NoNodesForIntent, Timeout } from "../protocol/errors.js"
 import type { InvalidConfig, MeshError } from "../protocol/errors.js"
 import { newTaskId } from "../protocol/ids.js"
 import { newTraceparent } from "../protocol/trace.js"
 import { checkIntent } from "../protocol/urn.js"
+import { bridgedClock, clockOf, scheduleOn } from "../runtime/clock.js"
 import { runToCompletion } from "../runtime/host.js"
 import { createAgent } from "../runtime/http-client.js"
-import { runAttempt } from "./attempt.js"
-import type { AttemptDeps, AttemptSuccess, PreparedTask } from "./attempt.js"
+import { startAttempt } from "./attempt.js"
+import type { AttemptDeps, AttemptHost, AttemptSuccess, PreparedTask } from "./attempt.js"
 import { makeCircuitBreaker } from "./breaker.js"
 import { chatRequest, toChatResponse } from "./chat.js"
 import { resolveClientConfig } from "./config.js"
 import type { IicpClientConfig, ResolvedClientConfig } from "./config.js"
 import { makeConsumerTokens } from "./consumer-tokens.js"
 import { makeDirectoryClient } from "./directory.js"
-import type { ChatMessageInput, ChatOptions, ChatResponse, DiscoverOptions, DiscoverResult, NodeTarget, SubmitOptions, SubmitRequest, TaskResponse } from "./types.js"
+import type { DiscoverQuery } from "./directory.js"
+import type {
+  ChatMessageInput,
+  ChatOptions,
+  ChatResponse,
+  DiscoverOptions,
+  DiscoverResult,
+  NodeTarget,
+  SubmitOptions,
+  SubmitRequest,
+  TaskResponse
+} from "./types.js"
 
 /** The client's operations as Effects. Failures are {@link MeshError}s whose messages never carry a token. */
 export interface IicpClientApi {
@@ -56,40 +75,35 @@ const targetCandidate = (node: NodeTarget | string): TaskCandidate | undefined =
   return { nodeId: target.node_id, endpoint: target.endpoint, relayed: target.transport_method === "turn_relay" }
 }
 
-/** Fails with `Cancelled` once `signal` aborts. */
-const abortedBy = (signal: AbortSignal): Effect.Effect<never, Cancelled> =>
-  Effect.async<never, Cancelled>((resume) => {
-    const onAbort = () => resume(Effect.fail(new Cancelled({ message: "task cancelled by the caller" })))
-    signal.addEventListener("abort", onAbort, { once: true })
-    return Effect.sync(() => signal.removeEventListener("abort", onAbort))
-  })
+/** A task that passed every check, with what hosting it needs. */
+interface PlannedTask {
+  readonly prepared: PreparedTask
+  /** The node of a submit aimed at one. */
+  readonly fixed: TaskCandidate | undefined
+  readonly query: DiscoverQuery | undefined
+  readonly deadlineMs: number
+}
+
+/** Uniform samples for the back-off jitter of each retry, from Effect's `Random` (TestRandom in tests). */
+const jitterSamples = Effect.replicateEffect(Random.next, MAX_TASK_ATTEMPTS - 1)
 
 /** What the provided actors need of a running task, found by its id. */
 interface RunningTask {
   readonly prepared: PreparedTask
-  readonly discoverOptions: DiscoverOptions
-  /** The runtime of the fiber hosting the task: actor effects run on its clock and services. */
-  readonly runtime: Runtime.Runtime<never>
+  /** The discover query; `undefined` for a submit aimed at a given node. */
+  readonly query: DiscoverQuery | undefined
+  /** The task's fiber runtime and its Clock: attempts read time and arm timers there. */
+  readonly host: AttemptHost
 }
 
-/**
- * An XState callback actor whose body is an Effect run on its task's runtime; stopping the actor
- * interrupts the fiber (which aborts an in-flight request).
- */
-const effectActor = <TInput extends { readonly taskId: string }>(
-  tasks: ReadonlyMap<string, RunningTask>,
-  body: (input: TInput, task: RunningTask) => Effect.Effect<TaskLifecycleEvent>
-) =>
-  fromCallback<EventObject, TInput>(({ input, sendBack }) => {
-    const task = tasks.get(input.taskId)
-    if (!task) throw new Error("task-lifecycle actor started for an unknown task")
-    const fiber = Runtime.runFork(task.runtime)(Effect.map(body(input, task), sendBack))
-    // Interrupt in place: XState stops the actor synchronously and needs nothing awaited.
-    return () => fiber.unsafeInterruptAsFork(FiberId.none)
-  })
+const runningTask = (tasks: ReadonlyMap<string, RunningTask>, taskId: string): RunningTask => {
+  const task = tasks.get(taskId)
+  if (!task) throw new Error("task-lifecycle actor started for an unknown task")
+  return task
+}
 
 /** Candidates from a discover answer, in the directory's order. */
-const candidatesOf = (result: DiscoverResult): ReadonlyArray<TaskCandidate> =>
+const candidatesOf = (result: DiscoverResult): Array<TaskCandidate> =>
   result.nodes.map((node) => ({
     nodeId: node.node_id,
     endpoint: node.endpoint,
@@ -103,7 +117,7 @@ const settle = (output: TaskLifecycleOutput, intent: string, deadlineMs: number)
     case "succeeded":
       return Effect.succeed({ ...(output.result as AttemptSuccess), attempts: output.attempts.length + 1 })
     case "cancelled":
-      return Effect.fail(new Cancelled({ message: "task cancelled" }))
+      return Effect.fail(new Cancelled({ message: "task cancelled by the caller" }))
     case "failed": {
       const failure = output.failure
       switch (failure.reason) {
@@ -139,7 +153,7 @@ export const makeIicpClient = (config: ResolvedClientConfig): Effect.Effect<Iicp
       (pool) => Effect.promise(() => pool.close())
     )
     const directory = yield* makeDirectoryClient({ directoryUrl: config.directoryUrl, region: config.region, agent, secrets: config.secrets })
-    const breaker = yield* makeCircuitBreaker
+    const breaker = makeCircuitBreaker()
     const consumer = config.consumer
       ? { mode: config.consumer.mode, tokens: yield* makeConsumerTokens(directory, config.consumer) }
       : undefined
@@ -148,83 +162,122 @@ export const makeIicpClient = (config: ResolvedClientConfig): Effect.Effect<Iicp
     const tasks = new Map<string, RunningTask>()
     const logic = taskLifecycleMachine.provide({
       actors: {
-        discover: effectActor<DiscoverCall>(tasks, (_call, task) =>
-          directory.discover(task.prepared.intent, task.discoverOptions, task.prepared.traceparent).pipe(
+        // Only a task that found no fresh cached answer at submit discovers; the lookup still joins a request in flight.
+        discover: fromCallback<EventObject, DiscoverCall>(({ input, sendBack }) => {
+          const task = runningTask(tasks, input.taskId)
+          const discovered = directory.lookup(task.query!, task.prepared.traceparent).pipe(
             Effect.match({
               onFailure: (error): TaskLifecycleEvent => ({ type: "DISCOVERY.FAILED", error }),
               onSuccess: (result): TaskLifecycleEvent => ({ type: "DISCOVERY.DONE", candidates: candidatesOf(result) })
-            })
+            }),
+            Effect.map(sendBack)
           )
-        ),
-        submitAttempt: effectActor<AttemptCall>(tasks, (call, task) => runAttempt(deps, task.prepared, call.candidate))
+          const fiber = Runtime.runFork(task.host.runtime)(discovered)
+          // Interrupt in place: XState stops the actor synchronously and needs nothing awaited.
+          return () => fiber.unsafeInterruptAsFork(FiberId.none)
+        }),
+        // No fiber: the attempt is an undici request whose callbacks report straight to the machine.
+        submitAttempt: fromCallback<EventObject, AttemptCall>(({ input, sendBack }) => {
+          const task = runningTask(tasks, input.taskId)
+          return startAttempt(deps, task.prepared, input.candidate, task.host, sendBack)
+        })
       }
     })
 
-    const validIntent = (intent: string) => {
-      const error = checkIntent(intent)
-      return error ? Effect.fail(error) : Effect.void
+    const discover: IicpClientApi["discover"] = (intent, options = {}) =>
+      Effect.suspend((): Effect.Effect<DiscoverResult, MeshError> => {
+        const error = checkIntent(intent)
+        return error ? Effect.fail(error) : directory.discover(intent, options, newTraceparent())
+      })
+
+    /** A checked task ready to host, or the error that stops it before any I/O. */
+    const plan = (request: SubmitRequest, options: SubmitOptions): PlannedTask | MeshError => {
+      const intentError = checkIntent(request.intent)
+      if (intentError) return intentError
+      if (!isRecord(request.payload)) return new InvalidRequest({ message: "payload must be a JSON object" })
+      const constraints = request.constraints ?? {}
+      const timeoutMs = constraints.timeout_ms ?? config.timeoutMs
+      if (!Number.isInteger(timeoutMs) || timeoutMs < MIN_CLIENT_TASK_TIMEOUT_MS || timeoutMs > MAX_CLIENT_TIMEOUT_MS) {
+        return new InvalidRequest({ message: `constraints.timeout_ms must be an integer from ${MIN_CLIENT_TASK_TIMEOUT_MS} to ${MAX_CLIENT_TIMEOUT_MS}` })
+      }
+      const fixed = options.node === undefined ? undefined : targetCandidate(options.node)
+      if (options.node !== undefined && fixed === undefined) return new InvalidRequest({ message: "node endpoint must be an http(s) URL" })
+      if (options.signal?.aborted) return new Cancelled({ message: "task cancelled before it started" })
+      let query: DiscoverQuery | undefined
+      if (fixed === undefined) {
+        const discoverOptions = constraints.region ? { ...options.discover, region: constraints.region } : (options.discover ?? {})
+        const checked = directory.queryFor(request.intent, discoverOptions)
+        if (checked instanceof InvalidRequest) return checked
+        query = checked
+      }
+      const taskId = newTaskId()
+      // One task_id, body and traceparent for discovery and every attempt (PROTO-MSG-01, TRACE-01).
+      const prepared: PreparedTask = {
+        taskId,
+        intent: request.intent,
+        traceparent: newTraceparent(),
+        timeoutMs,
+        body: {
+          task_id: taskId,
+          intent: request.intent,
+          payload: request.payload,
+          constraints: { ...constraints, timeout_ms: timeoutMs, qos: constraints.qos ?? DEFAULT_QOS_CLASS },
+          ...(config.operatorToken ? { auth: { node_token: config.operatorToken } } : {})
+        }
+      }
+      return { prepared, fixed, query, deadlineMs: timeoutMs + TASK_ATTEMPT_GRACE_MS }
     }
 
-    const discover: IicpClientApi["discover"] = (intent, options = {}) =>
-      Effect.zipRight(validIntent(intent), directory.discover(intent, options, newTraceparent()))
+    const hostOptions = { cancelEvent: { type: "CANCEL" }, ...(config.inspect ? { inspect: config.inspect } : {}) }
+
+    /** Runs a planned task's actor to its end on the current fiber's runtime; aborting `signal` cancels it. */
+    const host = (task: PlannedTask, jitterSamples: ReadonlyArray<number>, runtime: Runtime.Runtime<never>, signal: AbortSignal | undefined) => {
+      const { prepared, fixed, query } = task
+      const clock = clockOf(runtime)
+      // A fresh cached discover answer goes in as the candidates: no discover actor, no fiber, no wait.
+      const cached = query === undefined ? undefined : directory.cached(query, clock.unsafeCurrentTimeMillis())
+      const candidates = fixed ? [fixed] : cached ? candidatesOf(cached) : undefined
+      const input: TaskLifecycleInput = {
+        taskId: prepared.taskId,
+        deadlineMs: task.deadlineMs,
+        maxAttempts: config.maxAttempts,
+        jitterSamples,
+        ...(candidates ? { candidates } : {})
+      }
+      return Effect.ensuring(
+        Effect.suspend(() => {
+          tasks.set(prepared.taskId, { prepared, query, host: { runtime, clock, schedule: scheduleOn(runtime) } })
+          return runToCompletion(logic, input, {
+            ...hostOptions,
+            id: prepared.taskId,
+            clock: bridgedClock(runtime),
+            ...(signal ? { signal } : {})
+          })
+        }),
+        Effect.sync(() => tasks.delete(prepared.taskId))
+      )
+    }
 
     const submit: IicpClientApi["submit"] = (request, options = {}) =>
-      Effect.gen(function* () {
-        yield* validIntent(request.intent)
-        if (!isRecord(request.payload)) return yield* new InvalidRequest({ message: "payload must be a JSON object" })
-        const constraints = request.constraints ?? {}
-        const timeoutMs = constraints.timeout_ms ?? config.timeoutMs
-        if (!Number.isInteger(timeoutMs) || timeoutMs < MIN_CLIENT_TASK_TIMEOUT_MS || timeoutMs > MAX_CLIENT_TIMEOUT_MS) {
-          return yield* new InvalidRequest({
-            message: `constraints.timeout_ms must be an integer from ${MIN_CLIENT_TASK_TIMEOUT_MS} to ${MAX_CLIENT_TIMEOUT_MS}`
-          })
-        }
-        const fixed = options.node === undefined ? undefined : targetCandidate(options.node)
-        if (options.node !== undefined && fixed === undefined) return yield* new InvalidRequest({ message: "node endpoint must be an http(s) URL" })
-        if (options.signal?.aborted) return yield* new Cancelled({ message: "task cancelled before it started" })
-
-        const taskId = newTaskId()
-        // One task_id, body and traceparent for discovery and every attempt (PROTO-MSG-01, TRACE-01).
-        const prepared: PreparedTask = {
-          taskId,
-          intent: request.intent,
-          traceparent: newTraceparent(),
-          timeoutMs,
-          body: {
-            task_id: taskId,
-            intent: request.intent,
-            payload: request.payload,
-            constraints: { ...constraints, timeout_ms: timeoutMs, qos: constraints.qos ?? DEFAULT_QOS_CLASS },
-            ...(config.operatorToken ? { auth: { node_token: config.operatorToken } } : {})
-          }
-        }
-        const discoverOptions: DiscoverOptions = { ...options.discover, ...(constraints.region ? { region: constraints.region } : {}) }
-        const deadlineMs = timeoutMs + TASK_ATTEMPT_GRACE_MS
-        const jitterSamples = yield* Effect.replicateEffect(Random.next, MAX_TASK_ATTEMPTS - 1)
-        const runtime = yield* Effect.runtime<never>()
-        const hosted = Effect.acquireUseRelease(
-          Effect.sync(() => tasks.set(taskId, { prepared, discoverOptions, runtime })),
-          () =>
-            runToCompletion(
-              logic,
-              { taskId, deadlineMs, maxAttempts: config.maxAttempts, jitterSamples, ...(fixed ? { candidates: [fixed] } : {}) },
-              { cancelEvent: { type: "CANCEL" }, id: taskId, ...(config.inspect ? { inspect: config.inspect } : {}) }
-            ),
-          () => Effect.sync(() => tasks.delete(taskId))
+      Effect.suspend(() => {
+        const task = plan(request, options)
+        if (!("prepared" in task)) return Effect.fail(task)
+        const hosted = Effect.flatMap(jitterSamples, (samples) =>
+          Effect.flatMap(Effect.runtime<never>(), (runtime) => host(task, samples, runtime, options.signal))
         )
-        const snapshot = yield* options.signal ? Effect.raceFirst(hosted, abortedBy(options.signal)) : hosted
-        return yield* settle(snapshot.output as TaskLifecycleOutput, request.intent, deadlineMs)
+        return Effect.flatMap(hosted, (snapshot) => settle(snapshot.output as TaskLifecycleOutput, request.intent, task.deadlineMs))
       })
 
     const chat: IicpClientApi["chat"] = (messages, options = {}) =>
-      Effect.gen(function* () {
-        const request = yield* chatRequest(messages, options)
-        const task = yield* submit(request, {
+      Effect.suspend(() => {
+        const request = chatRequest(messages, options)
+        if (request instanceof InvalidRequest) return Effect.fail(request)
+        const submitted = submit(request, {
           ...(options.node === undefined ? {} : { node: options.node }),
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(options.model === undefined ? {} : { discover: { model: options.model } })
         })
-        return yield* toChatResponse(task, options.model)
+        return Effect.flatMap(submitted, (task) => toChatResponse(task, options.model))
       })
 
     return { discover, submit, chat }

@@ -7,6 +7,7 @@ import { Effect, Runtime } from "effect"
 import type { AnyActorLogic, AnyEventObject, InspectionEvent, Observer, SnapshotFrom } from "xstate"
 import { createActor } from "xstate"
 import { bridgedClock } from "./clock.js"
+import type { XStateClock } from "./clock.js"
 
 /** Options for {@link runToCompletion}. */
 export interface HostOptions {
@@ -16,6 +17,10 @@ export interface HostOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
   /** A stable id for the actor, shown in the inspector. */
   readonly id?: string
+  /** The actor's clock, for a caller that already bridged the current runtime's Clock; default {@link bridgedClock}. */
+  readonly clock?: XStateClock
+  /** Aborting it sends the actor `cancelEvent`, so the effect ends with the snapshot the machine reaches, not interrupted. */
+  readonly signal?: AbortSignal
 }
 
 /**
@@ -27,26 +32,47 @@ export const runToCompletion = <TLogic extends AnyActorLogic>(
   input: unknown,
   options: HostOptions = {}
 ): Effect.Effect<SnapshotFrom<TLogic>> =>
-  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-    Effect.async<SnapshotFrom<TLogic>>((resume) => {
-      const actor = createActor(logic as AnyActorLogic, {
-        input,
-        clock: bridgedClock(runtime),
-        ...(options.inspect ? { inspect: options.inspect } : {}),
-        ...(options.id ? { id: options.id } : {})
-      })
-      const subscription = actor.subscribe({
-        complete: () => resume(Effect.succeed(actor.getSnapshot() as SnapshotFrom<TLogic>)),
-        error: (error) => resume(Effect.die(error))
-      })
-      actor.start()
-      return Effect.sync(() => {
-        if ((actor.getSnapshot() as { status: string }).status === "active" && options.cancelEvent) actor.send(options.cancelEvent)
-        subscription.unsubscribe()
-        actor.stop()
-      })
+  options.clock
+    ? hostActor(logic, input, options, options.clock)
+    : Effect.flatMap(Effect.runtime<never>(), (runtime) => hostActor(logic, input, options, bridgedClock(runtime)))
+
+const hostActor = <TLogic extends AnyActorLogic>(
+  logic: TLogic,
+  input: unknown,
+  options: HostOptions,
+  clock: XStateClock
+): Effect.Effect<SnapshotFrom<TLogic>> =>
+  Effect.async<SnapshotFrom<TLogic>>((resume) => {
+    const actor = createActor(logic as AnyActorLogic, {
+      input,
+      clock,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(options.id ? { id: options.id } : {})
     })
-  )
+    const cancel = () => {
+      if ((actor.getSnapshot() as { status: string }).status === "active" && options.cancelEvent) actor.send(options.cancelEvent)
+    }
+    const { signal } = options
+    const subscription = actor.subscribe({
+      complete: () => {
+        signal?.removeEventListener("abort", cancel)
+        resume(Effect.succeed(actor.getSnapshot() as SnapshotFrom<TLogic>))
+      },
+      error: (error) => {
+        signal?.removeEventListener("abort", cancel)
+        resume(Effect.die(error))
+      }
+    })
+    signal?.addEventListener("abort", cancel, { once: true })
+    actor.start()
+    if (signal?.aborted) cancel()
+    return Effect.sync(() => {
+      signal?.removeEventListener("abort", cancel)
+      cancel()
+      subscription.unsubscribe()
+      actor.stop()
+    })
+  })
 
 /** Runs an effect as the body of an XState promise actor, interrupting it when XState aborts the actor. */
 export const effectRunner =

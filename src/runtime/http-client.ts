@@ -4,10 +4,11 @@
  * aborts the request on the wire.
  */
 import { Data, Effect } from "effect"
-import { Agent, errors as undiciErrors, request } from "undici"
+import { Agent, errors as undiciErrors } from "undici"
 import type { Dispatcher } from "undici"
 import { IICP_VERSION_HEADER_VALUE } from "../constants.js"
 import { scheduleOn } from "./clock.js"
+import type { CancelTimer, ScheduleTimer } from "./clock.js"
 
 /** A parsed HTTP answer. `body` is the parsed JSON, or `undefined` when the body was not JSON. */
 export interface HttpResponse {
@@ -51,6 +52,23 @@ const headerRecord = (headers: Record<string, string | Array<string> | undefined
   return out
 }
 
+/** The answer's JSON, or `undefined` when it is empty or not JSON. */
+const parseJson = (text: string): unknown => {
+  if (text.length === 0) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** The request's headers: JSON accept and version first, the caller's next, `Content-Type` when there is a body. */
+const requestHeaders = (req: HttpRequest): Record<string, string> => {
+  const headers: Record<string, string> = { accept: "application/json", "x-iicp-version": IICP_VERSION_HEADER_VALUE, ...req.headers }
+  if (req.body !== undefined) headers["content-type"] = "application/json"
+  return headers
+}
+
 const classify = (error: unknown): HttpFailure => {
   const code = (error as { code?: string } | null)?.code ?? ""
   if (error instanceof undiciErrors.ConnectTimeoutError) return new HttpFailure({ reason: "connect", message: "connect timeout" })
@@ -60,57 +78,102 @@ const classify = (error: unknown): HttpFailure => {
   return new HttpFailure({ reason: "reset", message: code ? `connection failed (${code})` : "connection failed" })
 }
 
-const send = async (dispatcher: Dispatcher, req: HttpRequest, signal: AbortSignal): Promise<HttpResponse> => {
-  const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body))
-  const headers: Record<string, string> = {
-    accept: "application/json",
-    "x-iicp-version": IICP_VERSION_HEADER_VALUE,
-    ...req.headers
+/** An HTTP answer or why there was none: what {@link startJsonRequest} reports. */
+export type HttpOutcome = HttpResponse | HttpFailure
+
+/** Aborts a request of {@link startJsonRequest}; a no-op once it has reported. */
+export type AbortRequest = () => void
+
+/**
+ * Sends one request straight through the dispatcher and reports exactly once, from undici's own
+ * callbacks: no response stream, no promise and no AbortSignal per request, which a client pays on
+ * every attempt. The timeout is one timer of `schedule` (the Effect clock's); aborting, like the
+ * timeout, resets the request on the wire.
+ */
+export const startJsonRequest = (
+  dispatcher: Dispatcher,
+  req: HttpRequest,
+  schedule: ScheduleTimer,
+  report: (outcome: HttpOutcome) => void
+): AbortRequest => {
+  let done = false
+  let controller: Dispatcher.DispatchController | undefined
+  let abortRequested = false
+  const abort = () => {
+    abortRequested = true
+    controller?.abort(new undiciErrors.RequestAbortedError())
   }
-  if (payload) {
-    headers["content-type"] = "application/json"
-    headers["content-length"] = String(payload.length)
+  let cancelTimer: CancelTimer | undefined
+  const settle = (outcome: HttpOutcome) => {
+    if (done) return
+    done = true
+    cancelTimer?.()
+    report(outcome)
   }
-  const res = await request(req.url, { method: req.method, headers, body: payload ?? null, signal, dispatcher })
-  const text = await res.body.text()
-  let body: unknown
-  if (text.length > 0) {
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = undefined
-    }
+  let status = 0
+  let headers: Record<string, string | undefined> = {}
+  let chunks: Array<Buffer> = []
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart: (started) => {
+      controller = started
+      // Aborted while queued in the pool: abort as soon as there is something to abort.
+      if (abortRequested) abort()
+    },
+    onResponseStart: (_controller, statusCode, responseHeaders) => {
+      status = statusCode
+      headers = headerRecord(responseHeaders)
+      chunks = []
+    },
+    onResponseData: (_controller, chunk) => {
+      chunks.push(chunk)
+    },
+    onResponseEnd: () => {
+      const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+      settle({ status, headers, body: parseJson(text), text })
+    },
+    onResponseError: (_controller, error) => settle(classify(error))
   }
-  return { status: res.statusCode, headers: headerRecord(res.headers), body, text }
+  try {
+    const url = new URL(req.url)
+    dispatcher.dispatch(
+      {
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: req.method,
+        headers: requestHeaders(req),
+        body: req.body === undefined ? null : JSON.stringify(req.body)
+      },
+      handler
+    )
+  } catch (error) {
+    settle(classify(error))
+  }
+  // Armed once the request is out (it may have failed already); settled before the abort, so the
+  // abort's own error is not what gets reported.
+  if (!done) {
+    cancelTimer = schedule(() => {
+      settle(new HttpFailure({ reason: "timeout", message: `no answer within ${req.timeoutMs} ms` }))
+      abort()
+    }, req.timeoutMs)
+  }
+  return () => {
+    if (done) return
+    done = true
+    cancelTimer?.()
+    abort()
+  }
 }
 
 /**
  * Sends one request and parses the answer. Fails with {@link HttpFailure} when no HTTP answer came
- * (connect error, reset, or `timeoutMs` elapsed on the Effect clock). The timeout is one timer on
- * the fiber's Clock rather than a race of two forked fibers: a client pays it on every attempt.
+ * (connect error, reset, or `timeoutMs` elapsed on the Effect clock). Interruption aborts the request.
  */
 export const httpJson = (dispatcher: Dispatcher, req: HttpRequest): Effect.Effect<HttpResponse, HttpFailure> =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) =>
     Effect.async<HttpResponse, HttpFailure>((resume) => {
-      const controller = new AbortController()
-      // The fiber takes the first resume only: the request's rejection after a timeout abort is dropped.
-      const cancelTimer = scheduleOn(runtime)(() => {
-        controller.abort()
-        resume(Effect.fail(new HttpFailure({ reason: "timeout", message: `no answer within ${req.timeoutMs} ms` })))
-      }, req.timeoutMs)
-      send(dispatcher, req, controller.signal).then(
-        (res) => {
-          cancelTimer()
-          resume(Effect.succeed(res))
-        },
-        (error: unknown) => {
-          cancelTimer()
-          resume(Effect.fail(classify(error)))
-        }
+      const abort = startJsonRequest(dispatcher, req, scheduleOn(runtime), (outcome) =>
+        resume(outcome instanceof HttpFailure ? Effect.fail(outcome) : Effect.succeed(outcome))
       )
-      return Effect.sync(() => {
-        cancelTimer()
-        controller.abort()
-      })
+      return Effect.sync(abort)
     })
   )

@@ -5,6 +5,7 @@
  */
 import { inspect } from "node:util"
 import { afterEach, describe, expect, it } from "vitest"
+import { DIRECTORY_CALL_TIMEOUT_MS } from "../../src/constants.js"
 import { IicpClient, IicpError, isUuidV4, isValidTraceparent } from "../../src/index.js"
 import type { IicpClientConfig } from "../../src/index.js"
 import type { Behaviour, DirectoryEntry, FakeServer } from "./fixtures.js"
@@ -340,6 +341,21 @@ describe("cancellation", () => {
     await nodes[0]!.waitForAborts(1)
     expect(states.at(-1)).toBe("cancelled")
     expect(nodes[1]!.requests).toHaveLength(0)
+  })
+
+  it("closing the client while a shared discover hangs aborts it and fails every waiting task, promptly", async () => {
+    const directory = await startDirectory({ nodes: [], hangDiscover: true })
+    servers.push(directory)
+    const client = new IicpClient({ directoryUrl: directory.url })
+    const waiting = [client.chat([{ role: "user", content: "hi" }]), client.chat([{ role: "user", content: "hi" }])].map(failure)
+    await directory.waitForRequests(1)
+    const closing = Date.now()
+    await client.close()
+    const errors = await Promise.all(waiting)
+    expect(errors.map((e) => e.code)).toEqual(["IICP-E004", "IICP-E004"])
+    expect(directory.requests).toHaveLength(1)
+    // Not after the directory call's own timeout: the close aborted the request.
+    expect(Date.now() - closing).toBeLessThan(DIRECTORY_CALL_TIMEOUT_MS)
   })
 
   it("an already aborted signal fails before any I/O", async () => {

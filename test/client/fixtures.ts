@@ -151,6 +151,8 @@ export const startDirectory = (options: {
   shape?: "nodes" | "data"
   /** Serve `POST /v1/consumer-token` (201, a token named after the target, valid 5 minutes). */
   consumerTokens?: boolean
+  /** Never answer a discover: the request stays open until the client gives up on it. */
+  hangDiscover?: boolean
 }): Promise<FakeServer> =>
   start(async (req, res, rec) => {
     await record(req, rec)
@@ -165,6 +167,7 @@ export const startDirectory = (options: {
       sendJson(res, 404, { error: { code: "not_found", message: "no such route" } })
       return
     }
+    if (options.hangDiscover) return
     const nodes = options.nodes.map((n) => ({ score: 0.9, available: true, region: "local", ...n }))
     const body = options.shape === "data" ? { data: { nodes } } : { nodes, count: nodes.length, query_ms: 1 }
     sendJson(res, 200, body, { "cache-control": "public, max-age=5, s-maxage=10, stale-while-revalidate=5" })

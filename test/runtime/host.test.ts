@@ -41,3 +41,39 @@ it.effect("interrupting the hosting fiber sends the cancel event and stops the a
     expect(last).toBe("cancelled")
   })
 )
+
+it.effect("aborting the signal sends the cancel event: the effect ends with the cancelled snapshot, not interrupted", () =>
+  Effect.gen(function* () {
+    const controller = new AbortController()
+    const fiber = yield* Effect.fork(runToCompletion(timer, undefined, { cancelEvent: { type: "CANCEL" }, signal: controller.signal }))
+    yield* TestClock.adjust("10 millis")
+    controller.abort()
+    const snapshot = yield* Fiber.join(fiber)
+    expect(snapshot.value).toBe("cancelled")
+  })
+)
+
+it.effect("a signal aborted before the start cancels at once", () =>
+  Effect.gen(function* () {
+    const controller = new AbortController()
+    controller.abort()
+    const snapshot = yield* runToCompletion(timer, undefined, { cancelEvent: { type: "CANCEL" }, signal: controller.signal })
+    expect(snapshot.value).toBe("cancelled")
+  })
+)
+
+it.effect("a given clock drives the machine instead of the runtime's", () =>
+  Effect.gen(function* () {
+    const armed: Array<{ fn: () => void; ms: number }> = []
+    const clock = {
+      setTimeout: (fn: () => void, ms: number) => armed.push({ fn, ms }),
+      clearTimeout: () => undefined
+    }
+    const fiber = yield* Effect.fork(runToCompletion(timer, undefined, { clock }))
+    yield* TestClock.adjust("5 seconds")
+    expect(fiber.unsafePoll()).toBeNull()
+    expect(armed.map((t) => t.ms)).toEqual([1000])
+    armed[0]!.fn()
+    expect((yield* Fiber.join(fiber)).value).toBe("done")
+  })
+)

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net"
 import { it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import type { Scope } from "effect"
+import { Agent } from "undici"
 import { describe, expect } from "vitest"
 import { createAgent, httpJson } from "../../src/runtime/http-client.js"
 import type { HttpFailure } from "../../src/runtime/http-client.js"
@@ -82,6 +83,32 @@ describe("httpJson", () => {
       yield* Fiber.interrupt(fiber)
       yield* Effect.promise(() => node.waitForAborts(1))
       expect(node.abortedByClient).toBe(1)
+    })
+  )
+
+  it.scoped("a request interrupted while queued in the pool is never sent", () =>
+    Effect.gen(function* () {
+      const node = yield* serverOf(() => startNode([{ kind: "hang" }, success("after")]))
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Agent({ connections: 1 })),
+        (pool) => Effect.promise(() => pool.close())
+      )
+      const send = httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: {}, timeoutMs: 60_000 })
+      const hanging = yield* Effect.fork(send)
+      yield* Effect.promise(() => node.waitForRequests(1))
+      // The pool's one connection is busy: this request waits in a queue, not yet written.
+      const queued = yield* Effect.fork(send)
+      const waiting = () => {
+        const stats = agent.stats[new URL(node.url).origin]
+        return stats === undefined ? 0 : stats.pending + ("queued" in stats ? stats.queued : 0)
+      }
+      while (waiting() < 1) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(queued)
+      yield* Fiber.interrupt(hanging)
+      const res = yield* send
+      expect(res.status).toBe(200)
+      // FIFO pool: had the interrupted request been sent, it would have gone before this one.
+      expect(node.requests).toHaveLength(2)
     })
   )
 
