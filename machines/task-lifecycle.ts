@@ -134,12 +134,13 @@ export interface TaskLifecycleContext {
   readonly output: TaskLifecycleOutput | undefined
 }
 
+/** `baseMs` spread by ±`ratio` for a uniform sample `u` in [0, 1] (0.5 = no jitter), in whole ms. */
+export const jittered = (baseMs: number, ratio: number, u: number): number =>
+  Math.round(baseMs * (1 - ratio + 2 * ratio * Math.min(Math.max(u, 0), 1)))
+
 /** Back-off before retry `retry` (1-based) for a jitter sample `u` in [0, 1) (§4.4), in whole ms. */
-export const backoffDelayMs = (retry: number, u = 0.5): number => {
-  const { baseMs, factor, jitterRatio } = TASK_BACKOFF
-  const sample = Math.min(Math.max(u, 0), 1)
-  return Math.round(baseMs * factor ** Math.max(0, retry - 1) * (1 - jitterRatio + 2 * jitterRatio * sample))
-}
+export const backoffDelayMs = (retry: number, u = 0.5): number =>
+  jittered(TASK_BACKOFF.baseMs * TASK_BACKOFF.factor ** Math.max(0, retry - 1), TASK_BACKOFF.jitterRatio, u)
 
 /** The next candidate and the delay before it, after `event` ended the attempt on `context.current`. */
 const planAfter = (

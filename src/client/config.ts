@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import type { InspectionEvent, Observer } from "xstate"
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_DIRECTORY_URL, MAX_CLIENT_TIMEOUT_MS, MAX_TASK_ATTEMPTS, MIN_CLIENT_TASK_TIMEOUT_MS } from "../constants.js"
+import { normalizeDirectoryUrl } from "../protocol/directory-url.js"
 import { InvalidConfig } from "../protocol/errors.js"
 import type { Logger } from "../runtime/log.js"
 import { silentLogger } from "../runtime/log.js"
@@ -58,22 +59,6 @@ export interface ResolvedClientConfig {
   readonly logger: Logger
   /** Strings scrubbed from every error the client raises. */
   readonly secrets: ReadonlyArray<string>
-}
-
-/**
- * Normalises a directory base (§4.1): trailing slashes and a trailing `/v1` go; every call is then
- * `${base}/v1/<op>`. `undefined` when the URL is not http(s).
- */
-export const normalizeDirectoryUrl = (raw: string): string | undefined => {
-  let url: URL
-  try {
-    url = new URL(raw.trim())
-  } catch {
-    return undefined
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
-  const path = url.pathname.replace(/\/+$/, "").replace(/\/v1$/, "").replace(/\/+$/, "")
-  return `${url.protocol}//${url.host}${path}`
 }
 
 const invalid = (field: string, message: string) => Effect.fail(new InvalidConfig({ field, message }))

@@ -10,6 +10,7 @@ export { IicpClientService, makeIicpClient } from "./service.js"
 /** The service tag under the name the Promise class has at the package root: `import { IicpClient } from "iicp-mesh/effect"`. */
 export { IicpClientService as IicpClient } from "./service.js"
 export type { IicpClientApi } from "./service.js"
-export { resolveClientConfig, normalizeDirectoryUrl } from "./config.js"
+export { resolveClientConfig } from "./config.js"
+export { normalizeDirectoryUrl } from "../protocol/directory-url.js"
 export type { IicpClientConfig, ResolvedClientConfig, ConsumerAuthMode } from "./config.js"
 export type * from "./types.js"

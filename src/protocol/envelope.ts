@@ -105,6 +105,15 @@ export interface EnvelopeExtras {
   readonly reason?: string
 }
 
+/**
+ * The retry hint of a 429/503 in every form a peer may read (§1.3, §3.1): `Retry-After` in whole
+ * seconds (at least 1), and `retry_after` / `retry_after_ms` in the body, consistent with the header.
+ */
+export const retryHint = (retryAfterMs: number): { readonly extras: { retry_after: number; retry_after_ms: number }; readonly headers: { "retry-after": string } } => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
+  return { extras: { retry_after: seconds, retry_after_ms: seconds * 1000 }, headers: { "retry-after": String(seconds) } }
+}
+
 /** The nested envelope every server of ours emits: `{"error": {code, message, ...}}`. */
 export const errorEnvelope = (code: string, message: string, extras: EnvelopeExtras = {}): { error: Record<string, unknown> } => ({
   error: { code, ...(extras.iicp_code ? { iicp_code: extras.iicp_code } : {}), message, ...withoutIicpCode(extras) }

@@ -62,6 +62,12 @@ export const readJsonBody = async (req: IncomingMessage, maxBytes: number): Prom
   }
 }
 
+/** The first value of a request header, `undefined` when absent or empty. */
+export const headerOf = (headers: IncomingMessage["headers"], name: string): string | undefined => {
+  const value = headers[name]
+  return (Array.isArray(value) ? value[0] : value) || undefined
+}
+
 /** Writes a JSON response with `Content-Length` (never chunked). */
 export const sendJson = (
   res: ServerResponse,
