@@ -69,13 +69,6 @@ export const parseCommandArgs = (spec: CommandSpec, argv: ReadonlyArray<string>,
   return { flags, positionals: parsed.positionals }
 }
 
-/** A string flag, or a usage error when absent. */
-export const requireString = (args: ParsedArgs, name: string): string => {
-  const value = args.flags[name]
-  if (typeof value !== "string" || value === "") throw new UsageError(`missing --${name}`)
-  return value
-}
-
 /** An optional string flag. */
 export const optionalString = (args: ParsedArgs, name: string): string | undefined => {
   const value = args.flags[name]

@@ -10,6 +10,7 @@ import { Duration, Effect, Schedule } from "effect"
 import { startDirectory } from "../directory/index.js"
 import type { DirectoryHandle } from "../directory/index.js"
 import { createAgent, httpJson } from "../runtime/http-client.js"
+import { MAX_DISCOVER_LIMIT } from "../constants.js"
 import { CHAT_INTENT } from "../protocol/urn.js"
 import { createLogger } from "../runtime/log.js"
 import type { LogLevel } from "../runtime/log.js"
@@ -21,6 +22,8 @@ const MESH_READY_TIMEOUT_MS = 30_000
 const MESH_READY_POLL_MS = 250
 /** How long a node may drain and deregister after SIGTERM before it is killed. */
 const NODE_STOP_TIMEOUT_MS = 12_000
+/** Timeout of one readiness poll of the directory. */
+const MESH_READY_POLL_TIMEOUT_MS = 2_000
 /** Lines of a node's stderr kept to explain a failed start. */
 const STDERR_TAIL_LINES = 20
 
@@ -82,7 +85,7 @@ const startNodeProcess = (directoryUrl: string, nodeId: string, logLevel: LogLev
 /** Resolves once discover lists `count` nodes for the chat intent; rejects after the ready timeout. */
 const waitForNodes = (directoryUrl: string, count: number): Promise<void> => {
   const agent = createAgent()
-  const check = httpJson(agent, { method: "GET", url: `${directoryUrl}/v1/discover?intent=${encodeURIComponent(CHAT_INTENT)}&limit=50`, timeoutMs: 2_000 }).pipe(
+  const check = httpJson(agent, { method: "GET", url: `${directoryUrl}/v1/discover?intent=${encodeURIComponent(CHAT_INTENT)}&limit=${MAX_DISCOVER_LIMIT}`, timeoutMs: MESH_READY_POLL_TIMEOUT_MS }).pipe(
     Effect.flatMap((res) => {
       const nodes = (res.body as { nodes?: Array<unknown> } | undefined)?.nodes
       return Array.isArray(nodes) && nodes.length >= count ? Effect.void : Effect.fail("not yet" as const)

@@ -3,6 +3,7 @@ import type { InspectionEvent } from "xstate"
 import { IicpClient } from "../../client/index.js"
 import { leafState, onRootState } from "../../runtime/inspector.js"
 import { EXIT_OK, intFlag, optionalString, UsageError } from "../args.js"
+import { MAX_CLIENT_TIMEOUT_MS, MIN_CLIENT_TASK_TIMEOUT_MS } from "../../constants.js"
 import type { Command } from "../main.js"
 
 /** A record of the task machine's states in the order a task went through them, fed by inspection events. */
@@ -32,7 +33,7 @@ export const chatCommand: Command = {
       "directory-url": { type: "string", env: "IICP_DIRECTORY_URL", value: "<url>", description: "directory to discover nodes at" },
       model: { type: "string", env: "IICP_MODEL", value: "<name>", description: "model to ask for" },
       system: { type: "string", value: "<text>", description: "a system message before the prompt" },
-      "timeout-ms": { type: "string", env: "IICP_TIMEOUT_MS", value: "<ms>", description: "deadline across all attempts (100-120000)" },
+      "timeout-ms": { type: "string", env: "IICP_TIMEOUT_MS", value: "<ms>", description: `deadline across all attempts (${MIN_CLIENT_TASK_TIMEOUT_MS}-${MAX_CLIENT_TIMEOUT_MS})` },
       "node-token": { type: "string", env: "IICP_NODE_TOKEN", value: "<token>", description: "operator token presented to nodes" },
       verbose: { type: "boolean", short: "v", description: "also print the route: node, attempts, latency, machine states" }
     },
@@ -43,7 +44,7 @@ export const chatCommand: Command = {
     if (prompt === "") throw new UsageError("missing the prompt")
     const directoryUrl = optionalString(args, "directory-url")
     const operatorToken = optionalString(args, "node-token")
-    const timeoutMs = intFlag(args, "timeout-ms", 100, 120_000)
+    const timeoutMs = intFlag(args, "timeout-ms", MIN_CLIENT_TASK_TIMEOUT_MS, MAX_CLIENT_TIMEOUT_MS)
     const model = optionalString(args, "model")
     const system = optionalString(args, "system")
     const trail = stateTrail()

@@ -13,6 +13,8 @@ import { DEFAULT_LOCAL_NODES } from "./up.js"
 
 /** Chats routed by the demo; the serving node is killed after half of them. */
 const DEFAULT_DEMO_CHATS = 6
+/** The demo's per-chat deadline: generous for a loaded laptop, short enough to show a stuck node. */
+const DEMO_CHAT_TIMEOUT_MS = 10_000
 
 interface ChatRow {
   readonly n: number
@@ -41,7 +43,7 @@ export const demoCommand: Command = {
     out.status(`directory ${mesh.directory.url}; nodes ${mesh.nodes.map((n) => n.nodeId).join(", ")}`)
     // Chats run one at a time, so one client-wide observer can hand each chat's events to its own trail.
     let trail = stateTrail()
-    const client = new IicpClient({ directoryUrl: mesh.directory.url, timeoutMs: 10_000, inspect: (event) => trail.inspect(event) })
+    const client = new IicpClient({ directoryUrl: mesh.directory.url, timeoutMs: DEMO_CHAT_TIMEOUT_MS, inspect: (event) => trail.inspect(event) })
     const rows: Array<ChatRow> = []
     const failures: Array<string> = []
     let killed: string | undefined

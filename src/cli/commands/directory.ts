@@ -1,12 +1,10 @@
 /** `iicp directory`: an embedded directory until Ctrl-C. */
+import { DEFAULT_DIRECTORY_PORT } from "../../constants.js"
 import { startDirectory } from "../../directory/index.js"
 import { choiceFlag, EXIT_OK, intFlag, optionalString } from "../args.js"
 import { createLogger, LOG_LEVELS } from "../../runtime/log.js"
 import type { Command } from "../main.js"
 import { untilSignal } from "../signals.js"
-
-/** Default directory port (the Rust directory's; the wire fixes none). */
-export const DEFAULT_DIRECTORY_PORT = 8090
 
 export const directoryCommand: Command = {
   spec: {

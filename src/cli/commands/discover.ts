@@ -1,6 +1,7 @@
 /** `iicp discover <intent>`: the nodes serving an intent, as a table. */
 import { IicpClient } from "../../client/index.js"
 import { EXIT_OK, intFlag, numberFlag, optionalString, UsageError } from "../args.js"
+import { DEFAULT_DISCOVER_LIMIT, MAX_DISCOVER_LIMIT } from "../../constants.js"
 import type { Command } from "../main.js"
 import { table } from "../output.js"
 
@@ -14,7 +15,7 @@ export const discoverCommand: Command = {
       region: { type: "string", env: "IICP_REGION", value: "<region>", description: "preferred region" },
       model: { type: "string", env: "IICP_MODEL", value: "<name>", description: "preferred model" },
       "min-reputation": { type: "string", value: "<0..1>", description: "lowest reputation score" },
-      limit: { type: "string", default: "10", value: "<n>", description: "most nodes listed (1-50)" }
+      limit: { type: "string", default: String(DEFAULT_DISCOVER_LIMIT), value: "<n>", description: `most nodes listed (1-${MAX_DISCOVER_LIMIT})` }
     },
     examples: ["iicp discover urn:iicp:intent:llm:chat:v1"]
   },
@@ -29,7 +30,7 @@ export const discoverCommand: Command = {
     try {
       const found = await out.waitFor("discovering", () =>
         client.discover(intent, {
-          limit: intFlag(args, "limit", 1, 50) ?? 10,
+          limit: intFlag(args, "limit", 1, MAX_DISCOVER_LIMIT) ?? DEFAULT_DISCOVER_LIMIT,
           ...(region ? { region } : {}),
           ...(model ? { model } : {}),
           ...(minReputation === undefined ? {} : { minReputation })

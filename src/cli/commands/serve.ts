@@ -1,5 +1,5 @@
 /** `iicp serve`: a provider node with the echo or an OpenAI-compatible backend, until Ctrl-C. */
-import { DEFAULT_NODE_HTTP_PORT } from "../../constants.js"
+import { DEFAULT_NODE_HTTP_PORT, NODE_DEFAULT_MAX_CONCURRENT } from "../../constants.js"
 import { startNode } from "../../node/index.js"
 import type { AccessMode, BackendChoice } from "../../node/index.js"
 import { CHAT_INTENT } from "../../protocol/urn.js"
@@ -9,6 +9,9 @@ import { createLogger, LOG_LEVELS } from "../../runtime/log.js"
 import type { Command } from "../main.js"
 import { defaultStateDir, loadOrCreateNodeId } from "../node-identity.js"
 import { untilSignal } from "../signals.js"
+
+/** The largest `--max-concurrent` accepted: a sanity bound on a typo, not a protocol limit. */
+const MAX_CLI_MAX_CONCURRENT = 100_000
 
 const BACKENDS = ["echo", "openai", "openai_compat", "vllm", "llamacpp"] as const
 const ACCESS_MODES = ["open", "token", "token+consumer"] as const
@@ -50,7 +53,7 @@ export const serveCommand: Command = {
       "node-id": { type: "string", env: "IICP_NODE_ID", value: "<id>", description: "node id (default: the one kept in the state dir, created on first start)" },
       "state-dir": { type: "string", env: "IICP_STATE_DIR", value: "<dir>", description: "where the node keeps its id across restarts (default ~/.iicp)" },
       region: { type: "string", env: "IICP_REGION", value: "<region>", description: "region advertised" },
-      "max-concurrent": { type: "string", env: "IICP_MAX_CONCURRENT", default: "4", value: "<n>", description: "tasks run at once" },
+      "max-concurrent": { type: "string", env: "IICP_MAX_CONCURRENT", default: String(NODE_DEFAULT_MAX_CONCURRENT), value: "<n>", description: "tasks run at once" },
       "log-level": { type: "string", env: "IICP_LOG_LEVEL", default: "info", value: "<level>", description: "debug, info, warn, error or silent" }
     },
     examples: [
@@ -73,7 +76,7 @@ export const serveCommand: Command = {
       intent: optionalString(args, "intent") ?? CHAT_INTENT,
       port: intFlag(args, "port", 0, 65535) ?? DEFAULT_NODE_HTTP_PORT,
       host: optionalString(args, "host") ?? "127.0.0.1",
-      maxConcurrent: intFlag(args, "max-concurrent", 0, 100_000) ?? 4,
+      maxConcurrent: intFlag(args, "max-concurrent", 0, MAX_CLI_MAX_CONCURRENT) ?? NODE_DEFAULT_MAX_CONCURRENT,
       logger: createLogger({ component: "node", level: choiceFlag(args, "log-level", LOG_LEVELS) ?? "info" }),
       ...(model ? { model } : {}),
       ...(access ? { access } : {}),
