@@ -10,6 +10,9 @@ export const PACKAGE_VERSION = "0.1.0"
 export const DEFAULT_NODE_HTTP_PORT = 8020
 export const DEFAULT_RELAY_ACCEPT_PORT = 9485
 
+/** The CLI's directory port: the Rust directory's (the wire fixes none, §1.1). */
+export const DEFAULT_DIRECTORY_PORT = 8090
+
 // §1.3 headers
 export const IICP_VERSION_HEADER_VALUE = "1.5"
 export const DISCOVER_CACHE_CONTROL = "public, max-age=5, s-maxage=10, stale-while-revalidate=5"
@@ -169,3 +172,18 @@ export const NODE_SDK_VERSION = PACKAGE_VERSION
 export const QOS_PROBATION_INTERACTIVE_TASKS = 100
 export const QOS_PROBATION_REALTIME_TASKS = 1_000
 export const QOS_PROBATION_REALTIME_REPUTATION = 0.8
+
+// §1.4, §4 outbound HTTP (client and runtime)
+/** Largest response body an outbound request reads; a longer answer is abandoned (`reset`, "response too large"). */
+export const MAX_RESPONSE_BODY_BYTES = 16_777_216
+/** How long an idle pooled connection is kept open, and the most a server's keep-alive hint may extend that to. */
+export const HTTP_KEEP_ALIVE_MS = 4_000
+export const HTTP_KEEP_ALIVE_MAX_MS = 60_000
+/** Connections a pool opens to one origin at most. */
+export const HTTP_POOL_CONNECTIONS_PER_ORIGIN = 128
+/** TCP and TLS connect timeout of an outbound request. */
+export const HTTP_CONNECT_TIMEOUT_MS = 10_000
+
+// §5.4 node HTTP lane (node runtime)
+/** How long a browser may cache a node's CORS preflight answer (`Access-Control-Max-Age`), in seconds. */
+export const NODE_CORS_MAX_AGE_S = 600
