@@ -187,3 +187,19 @@ export const HTTP_CONNECT_TIMEOUT_MS = 10_000
 // §5.4 node HTTP lane (node runtime)
 /** How long a browser may cache a node's CORS preflight answer (`Access-Control-Max-Age`), in seconds. */
 export const NODE_CORS_MAX_AGE_S = 600
+/** How long the directory's HTTP server keeps an idle keep-alive connection open. */
+export const DIRECTORY_KEEP_ALIVE_TIMEOUT_MS = 5_000
+/** How long the liveness prober keeps an idle connection to a node (probes of one node come in bursts). */
+export const LIVENESS_PROBE_KEEP_ALIVE_MS = 1_000
+/** Discover answers cached at once; past this the cache starts over. */
+export const DISCOVER_CACHE_MAX_ENTRIES = 1_024
+/** Keys a directory rate limiter tracks before the least recently counted are dropped, so a spray of addresses cannot grow memory without bound. */
+export const DIRECTORY_RATE_MAX_KEYS = 10_000
+/**
+ * Slow (scrypt) node-token checks, needed only when no digest of the node's token is remembered
+ * (after a restart): at most this many per node_id, and per client IP, in the window; past that, 429
+ * without running scrypt. A node needs one; the per-IP budget matches register's.
+ */
+export const TOKEN_CHECK_NODE_LIMIT = 5
+export const TOKEN_CHECK_IP_LIMIT = 60
+export const TOKEN_CHECK_WINDOW_MS = 60_000

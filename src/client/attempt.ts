@@ -9,7 +9,8 @@ import type { Dispatcher } from "undici"
 import type { TaskCandidate, TaskLifecycleEvent } from "../../machines/task-lifecycle.js"
 import { TASK_ATTEMPT_GRACE_MS } from "../constants.js"
 import { parseErrorBody } from "../protocol/envelope.js"
-import { CapacityExceeded, NodeRejected, Timeout, Transport, redact } from "../protocol/errors.js"
+import { CapacityExceeded, NodeRejected, Timeout, Transport, isRetryableCode, redact } from "../protocol/errors.js"
+import { isRecord } from "../protocol/json.js"
 import type { ScheduleTimer } from "../runtime/clock.js"
 import { HttpFailure, startJsonRequest } from "../runtime/http-client.js"
 import type { AbortRequest, HttpRequest, HttpResponse } from "../runtime/http-client.js"
@@ -45,20 +46,21 @@ export type AttemptSuccess = Omit<TaskResponse, "attempts">
 type AttemptEvent = Extract<TaskLifecycleEvent, { type: `ATTEMPT.${string}` }>
 type FailureType = "ATTEMPT.CAPACITY" | "ATTEMPT.RETRYABLE" | "ATTEMPT.WRONG_NODE" | "ATTEMPT.TERMINAL"
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
+/** Codes that mean "this node cannot take the task, the next may": the next candidate, no delay (§4.4). */
 const WRONG_NODE_CODES: ReadonlySet<string> = new Set(["not_found", "unknown_intent", "IICP-E030"])
-const RETRYABLE_CODES: ReadonlySet<string> = new Set(["rate_limited", "unavailable", "task_timeout", "IICP-E031", "IICP-E039", "IICP-E008"])
 
 /** "From a relay" (§4.4): the endpoint is a relay route or the node is reached through TURN relay. */
 const isRelayed = (candidate: TaskCandidate): boolean => candidate.relayed === true || candidate.endpoint.includes("/v1/relay-for/")
 
-/** The §4.4 table: which ATTEMPT event an error answer with this status and code is. */
+/**
+ * The §4.4 table: which ATTEMPT event an error answer with this status and code is. A 404 is a
+ * wrong node only for the codes that say so (a bare 404 reads as `not_found`); any other 404 is terminal.
+ */
 const classify = (status: number, code: string, relayed: boolean): FailureType => {
   if (code === "capacity_exceeded") return "ATTEMPT.CAPACITY"
-  if (WRONG_NODE_CODES.has(code) || status === 404) return "ATTEMPT.WRONG_NODE"
-  if (RETRYABLE_CODES.has(code) || status === 429 || status === 503 || status === 504) return "ATTEMPT.RETRYABLE"
+  if (WRONG_NODE_CODES.has(code)) return "ATTEMPT.WRONG_NODE"
+  if (status === 404) return "ATTEMPT.TERMINAL"
+  if (isRetryableCode(code) || status === 429 || status === 503 || status === 504) return "ATTEMPT.RETRYABLE"
   if (relayed && status === 502) return "ATTEMPT.RETRYABLE"
   return "ATTEMPT.TERMINAL"
 }

@@ -3,6 +3,7 @@ import { Effect, Either, Schema } from "effect"
 import { DEFAULT_QOS_CLASS } from "../constants.js"
 import { CHAT_INTENT } from "../protocol/urn.js"
 import { InvalidRequest, NodeRejected } from "../protocol/errors.js"
+import { isRecord } from "../protocol/json.js"
 import { WireSchema } from "../protocol/index.js"
 import type { ChatChoice, ChatMessageInput, ChatOptions, ChatResponse, SubmitRequest, TaskResponse } from "./types.js"
 
@@ -37,8 +38,7 @@ export const chatRequest = (messages: ReadonlyArray<ChatMessageInput>, options: 
 
 type ObjectLike = Readonly<Record<string, unknown>>
 
-// Struct schemas accept non-null, non-array objects; an absent or `undefined` member is a missing one.
-const isObjectLike = (value: unknown): value is ObjectLike => typeof value === "object" && value !== null && !Array.isArray(value)
+// Struct schemas accept what `isRecord` does (non-null, non-array objects); an absent or `undefined` member is a missing one.
 const isString = (value: unknown): value is string => typeof value === "string"
 const isNumber = (value: unknown): value is number => typeof value === "number"
 const isNullableString = (value: unknown): value is string | null => value === null || typeof value === "string"
@@ -48,9 +48,9 @@ const optional = (value: unknown, guard: (value: unknown) => boolean): boolean =
 export type CompletionParts = Pick<ChatResponse, "choices" | "usage"> & { readonly model: string | undefined }
 
 const readChoice = (choice: unknown): ChatChoice | undefined => {
-  if (!isObjectLike(choice)) return undefined
+  if (!isRecord(choice)) return undefined
   const { index, message, finish_reason: finishReason } = choice
-  if (!optional(index, isNumber) || !optional(finishReason, isNullableString) || !optional(message, isObjectLike)) return undefined
+  if (!optional(index, isNumber) || !optional(finishReason, isNullableString) || !optional(message, isRecord)) return undefined
   const role = (message as ObjectLike | undefined)?.["role"]
   const content = (message as ObjectLike | undefined)?.["content"]
   if (!optional(role, isString) || !optional(content, isNullableString)) return undefined
@@ -67,10 +67,10 @@ const readChoice = (choice: unknown): ChatChoice | undefined => {
  * hand, because the Schema decode costs more than the rest of a cached chat's client-side work.
  */
 export const readCompletion = (result: unknown): CompletionParts | undefined => {
-  if (!isObjectLike(result)) return undefined
+  if (!isRecord(result)) return undefined
   const { id, object, created, model, choices, usage } = result
   if (!optional(id, isString) || !optional(object, isString) || !optional(created, isNumber) || !optional(model, isString)) return undefined
-  if (!Array.isArray(choices) || !optional(usage, isObjectLike)) return undefined
+  if (!Array.isArray(choices) || !optional(usage, isRecord)) return undefined
   const counts = (usage ?? {}) as ObjectLike
   const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = counts
   if (!optional(prompt, isNumber) || !optional(completion, isNumber) || !optional(total, isNumber)) return undefined

@@ -2,17 +2,27 @@
  * The client's view of the directory (WIRE.md §4.1, §4.2): base URL with the `/api` fallback,
  * `GET /v1/discover` with liberal parsing, and a discover cache per (intent, filters) that lives
  * for the directory's `Cache-Control: max-age` on Effect's clock and shares one in-flight request,
- * so a burst of tasks costs one discover.
+ * so a burst of tasks costs one discover. Every call passes the directory's circuit breaker.
  */
-import { Clock, Deferred, Effect, Exit, FiberId, Option, Ref, Schema } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option, Ref, Schema } from "effect"
 import type { Scope } from "effect"
 import type { Dispatcher } from "undici"
-import { DEFAULT_DISCOVER_LIMIT, DIRECTORY_CALL_TIMEOUT_MS, DISCOVER_CACHE_MAX_AGE_MS, MAX_DISCOVER_LIMIT } from "../constants.js"
+import {
+  BREAKER_FAILURE_THRESHOLD,
+  BREAKER_OPEN_MS,
+  DEFAULT_DISCOVER_LIMIT,
+  DIRECTORY_CALL_TIMEOUT_MS,
+  DISCOVER_CACHE_MAX_AGE_MS,
+  MAX_DISCOVER_LIMIT
+} from "../constants.js"
+import { apiFallbackBase } from "../protocol/directory-url.js"
 import { parseErrorBody } from "../protocol/envelope.js"
 import { DirectoryUnavailable, InvalidRequest, redact } from "../protocol/errors.js"
 import { WireSchema } from "../protocol/index.js"
+import { isRecord } from "../protocol/json.js"
 import { httpJson } from "../runtime/http-client.js"
 import type { HttpFailure, HttpRequest, HttpResponse } from "../runtime/http-client.js"
+import type { CircuitBreaker } from "./breaker.js"
 import type { DiscoverOptions, DiscoverResult } from "./types.js"
 
 /** A validated discover query: its query string (the cache key) and the most nodes kept. */
@@ -35,7 +45,10 @@ export interface DirectoryClient {
   readonly cached: (query: DiscoverQuery, now: number) => DiscoverResult | undefined
   /** Discovers for a validated query: the cache while fresh, else one request shared by every concurrent caller. */
   readonly lookup: (query: DiscoverQuery, traceparent: string) => Effect.Effect<DiscoverResult, DirectoryUnavailable>
-  /** Sends a request to `${base}/v1/<op>`, with the §4.1 `/api` fallback when `fallback` is set. */
+  /**
+   * Sends a request to `${base}/v1/<op>`, with the §4.1 `/api` fallback when `fallback` is set;
+   * fails at once, without I/O, while the directory's circuit breaker is open.
+   */
   readonly call: (
     op: string,
     req: Omit<HttpRequest, "url">,
@@ -60,9 +73,6 @@ type CacheEntry =
 
 const decodeNode = Schema.decodeUnknownOption(WireSchema.DiscoveredNode)
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
 /** The node list of a discover body: `nodes` or `data.nodes` (§4.2). */
 const nodeArray = (body: unknown): ReadonlyArray<unknown> | undefined => {
   if (!isRecord(body)) return undefined
@@ -78,6 +88,25 @@ const maxAgeOf = (cacheControl: string | undefined): number => {
   const match = MAX_AGE_PATTERN.exec(cacheControl)
   return match ? Number(match[1]) * 1000 : DISCOVER_CACHE_MAX_AGE_MS
 }
+
+/** The directory's entry in its breaker. */
+const BREAKER_KEY = "directory"
+
+const circuitOpen = (): DirectoryUnavailable =>
+  new DirectoryUnavailable({
+    reason: "circuit_open",
+    message: `directory not called: its circuit breaker opened after ${BREAKER_FAILURE_THRESHOLD} consecutive failures (up to ${BREAKER_OPEN_MS / 1000} s)`
+  })
+
+/**
+ * Whether a call's outcome counts against the breaker (§4.2): no answer (connect error, reset,
+ * timeout) or a 5xx do, any other answer does not; `undefined` for an interrupted call, which has no outcome.
+ */
+const breakerFailure = (exit: Exit.Exit<HttpResponse, DirectoryUnavailable>): boolean | undefined =>
+  Exit.match(exit, {
+    onSuccess: (res) => res.status >= 500,
+    onFailure: (cause) => (Cause.isInterruptedOnly(cause) ? undefined : true)
+  })
 
 const clientClosed = (): DirectoryUnavailable => new DirectoryUnavailable({ reason: "transport", message: "discover interrupted: the client is closing" })
 
@@ -111,6 +140,8 @@ export interface DirectoryClientOptions {
   readonly region: string | undefined
   readonly agent: Dispatcher
   readonly secrets: ReadonlyArray<string>
+  /** The directory's circuit breaker (§4.2: "the directory gets the same breaker"), its own so no node id can share its entry. */
+  readonly breaker: CircuitBreaker
 }
 
 /**
@@ -123,17 +154,36 @@ export const makeDirectoryClient = (options: DirectoryClientOptions): Effect.Eff
     const scope = yield* Effect.scope
     const base = yield* Ref.make(options.directoryUrl)
 
-    const call: DirectoryClient["call"] = (op, req, fallback) =>
+    const send: DirectoryClient["call"] = (op, req, fallback) =>
       Effect.gen(function* () {
         const current = yield* Ref.get(base)
-        const send = (at: string) =>
+        const sendTo = (at: string) =>
           httpJson(options.agent, { ...req, url: `${at}/v1/${op}` }).pipe(Effect.mapError(transportFailure))
-        const res = yield* send(current)
+        const res = yield* sendTo(current)
         // Discover and register never answer 404 on an existing route: a 404 means a base without `/api`.
-        if (!fallback || res.status !== 404 || current.endsWith("/api")) return res
-        const retried = yield* send(`${current}/api`)
-        if (retried.status !== 404) yield* Ref.set(base, `${current}/api`)
+        const withApi = fallback && res.status === 404 ? apiFallbackBase(current) : undefined
+        if (withApi === undefined) return res
+        const retried = yield* sendTo(withApi)
+        if (retried.status !== 404) yield* Ref.set(base, withApi)
         return retried
+      })
+
+    // One admission per call (its `/api` retry included) and one recorded outcome, on the Effect clock;
+    // an interrupted half-open trial is given back.
+    const { breaker } = options
+    const call: DirectoryClient["call"] = (op, req, fallback) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const admission = breaker.admit(BREAKER_KEY, now)
+        if (admission === "rejected") return Effect.fail(circuitOpen())
+        return Effect.onExit(send(op, req, fallback), (exit) => {
+          const failed = breakerFailure(exit)
+          if (failed === undefined) {
+            return Effect.sync(() => {
+              if (admission === "trial") breaker.release(BREAKER_KEY)
+            })
+          }
+          return Effect.flatMap(Clock.currentTimeMillis, (at) => Effect.sync(() => breaker.record(BREAKER_KEY, failed, at)))
+        })
       })
 
     const fetchDiscover = (key: DiscoverQuery, traceparent: string): Effect.Effect<CachedDiscover, DirectoryUnavailable> =>

@@ -19,6 +19,7 @@ import { DEFAULT_QOS_CLASS, MAX_CLIENT_TIMEOUT_MS, MAX_TASK_ATTEMPTS, MIN_CLIENT
 import { AllNodesFailed, Cancelled, InvalidRequest, NoNodesForIntent, Timeout } from "../protocol/errors.js"
 import type { InvalidConfig, MeshError } from "../protocol/errors.js"
 import { newTaskId } from "../protocol/ids.js"
+import { isRecord } from "../protocol/json.js"
 import { newTraceparent } from "../protocol/trace.js"
 import { checkIntent } from "../protocol/urn.js"
 import { bridgedClock, clockOf, scheduleOn } from "../runtime/clock.js"
@@ -64,9 +65,6 @@ export class IicpClientService extends Context.Tag("iicp-mesh/IicpClient")<IicpC
   static readonly layer = (config: IicpClientConfig = {}): Layer.Layer<IicpClientService, InvalidConfig> =>
     Layer.unwrapEffect(Effect.map(resolveClientConfig(config), clientLayer))
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** A fixed node of `submit(…, { node })` as a candidate; `undefined` when its endpoint is not http(s). */
 const targetCandidate = (node: NodeTarget | string): TaskCandidate | undefined => {
@@ -152,7 +150,13 @@ export const makeIicpClient = (config: ResolvedClientConfig): Effect.Effect<Iicp
       Effect.sync(() => createAgent({ rejectUnauthorized: config.tlsVerify })),
       (pool) => Effect.promise(() => pool.close())
     )
-    const directory = yield* makeDirectoryClient({ directoryUrl: config.directoryUrl, region: config.region, agent, secrets: config.secrets })
+    const directory = yield* makeDirectoryClient({
+      directoryUrl: config.directoryUrl,
+      region: config.region,
+      agent,
+      secrets: config.secrets,
+      breaker: makeCircuitBreaker()
+    })
     const breaker = makeCircuitBreaker()
     const consumer = config.consumer
       ? { mode: config.consumer.mode, tokens: yield* makeConsumerTokens(directory, config.consumer) }

@@ -1,6 +1,7 @@
 /**
  * The error envelope (WIRE.md §3.1): what servers emit, and how clients read the four shapes peers send.
  */
+import { isRecord } from "./json.js"
 
 /** A parsed error: code, message and the retry hint in milliseconds when one was given. */
 export interface ParsedError {
@@ -26,9 +27,6 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
 
 /** The code a bare HTTP status stands for (§3.1 rule 4). */
 export const codeForStatus = (status: number): string => STATUS_CODES[status] ?? `http_${status}`
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
 
 const numberOf = (value: unknown): number | undefined => {
   if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value

@@ -27,7 +27,8 @@ export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{
 
 /** The directory could not be reached or answered with something unusable. */
 export class DirectoryUnavailable extends Data.TaggedError("DirectoryUnavailable")<{
-  readonly reason: "transport" | "timeout" | "status" | "malformed"
+  /** `circuit_open`: the client's breaker for the directory is open, so no request was sent (§4.2). */
+  readonly reason: "transport" | "timeout" | "status" | "malformed" | "circuit_open"
   readonly status?: number
   readonly code?: string
   readonly message: string

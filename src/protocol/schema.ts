@@ -1,14 +1,11 @@
 /**
- * Effect `Schema` for every wire message the client and node touch (WIRE.md §4, §5).
- * Decoders are liberal where the contract says so (defaults, extras kept); encoders emit the spec shape.
+ * Effect `Schema` for the wire messages the client decodes (WIRE.md §4.2, §4.5): discovered nodes,
+ * the llm-chat-v1 payload and the chat completion. Decoders are liberal where the contract says so
+ * (defaults, extras kept).
  */
 import { Schema } from "effect"
 
 const Extras = Schema.Record({ key: Schema.String, value: Schema.Unknown })
-
-/** QoS classes (§5.8); `best_effort` is read as `best-effort`. */
-export const QosClass = Schema.Literal("realtime", "interactive", "batch", "best-effort")
-export type QosClass = typeof QosClass.Type
 
 /** One node of a discover answer (§4.2): defaults for `score`, `available`, `region`; unknown members kept. */
 export const DiscoveredNode = Schema.Struct(
@@ -23,62 +20,6 @@ export const DiscoveredNode = Schema.Struct(
   Extras
 )
 export type DiscoveredNode = typeof DiscoveredNode.Type
-
-/** The directory's discover answer; entries are decoded one by one so a bad entry drops alone. */
-export const DiscoverResponse = Schema.Struct({
-  nodes: Schema.Array(Schema.Unknown),
-  count: Schema.optional(Schema.Number),
-  query_ms: Schema.optional(Schema.Number)
-})
-
-/** Task constraints (§4.4, §5.5). */
-export const TaskConstraints = Schema.Struct(
-  {
-    timeout_ms: Schema.optional(Schema.Number),
-    qos: Schema.optional(Schema.String),
-    qos_class: Schema.optional(Schema.String),
-    region: Schema.optional(Schema.String),
-    model: Schema.optional(Schema.String),
-    max_tokens: Schema.optional(Schema.Number)
-  },
-  Extras
-)
-export type TaskConstraints = typeof TaskConstraints.Type
-
-/** The task request body (`POST /v1/task`). */
-export const TaskRequest = Schema.Struct(
-  {
-    task_id: Schema.String,
-    intent: Schema.String,
-    payload: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-    constraints: Schema.optional(TaskConstraints),
-    auth: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-    nonce: Schema.optional(Schema.String),
-    _trace: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-  },
-  Extras
-)
-export type TaskRequest = typeof TaskRequest.Type
-
-/** Task metrics as a node reports them. */
-export const TaskMetrics = Schema.Struct({
-  latency_ms: Schema.optional(Schema.Number),
-  tokens_used: Schema.optional(Schema.Number)
-})
-
-/** A 2xx task response (§5.5). `completed` (reference node) is accepted beside `success`. */
-export const TaskResponseBody = Schema.Struct(
-  {
-    task_id: Schema.optional(Schema.String),
-    status: Schema.optional(Schema.String),
-    result: Schema.optional(Schema.Unknown),
-    metrics: Schema.optional(TaskMetrics),
-    model_used: Schema.optional(Schema.String),
-    error: Schema.optional(Schema.Unknown),
-    error_code: Schema.optional(Schema.Unknown)
-  },
-  Extras
-)
 
 /** A chat message of the llm-chat-v1 payload. */
 export const ChatMessage = Schema.Struct(

@@ -58,6 +58,3 @@ export const bridgedClock = <R>(runtime: Runtime.Runtime<R>): XStateClock => {
   const schedule = scheduleOn(runtime)
   return schedule === scheduleLive ? liveXStateClock : xstateClock(schedule)
 }
-
-/** The bridged clock of the current Effect runtime. */
-export const currentClock: Effect.Effect<XStateClock> = Effect.map(Effect.runtime<never>(), bridgedClock)

@@ -3,7 +3,7 @@
  * Interrupting the fiber sends the machine its cancel event (so it can land in its `cancelled`
  * state) and stops the actor; timers run on the bridged Effect clock.
  */
-import { Effect, Runtime } from "effect"
+import { Effect } from "effect"
 import type { AnyActorLogic, AnyEventObject, InspectionEvent, Observer, SnapshotFrom } from "xstate"
 import { createActor } from "xstate"
 import { bridgedClock } from "./clock.js"
@@ -73,9 +73,3 @@ const hostActor = <TLogic extends AnyActorLogic>(
       actor.stop()
     })
   })
-
-/** Runs an effect as the body of an XState promise actor, interrupting it when XState aborts the actor. */
-export const effectRunner =
-  <R>(runtime: Runtime.Runtime<R>) =>
-  <A, E>(effect: Effect.Effect<A, E, R>, signal: AbortSignal): Promise<A> =>
-    Runtime.runPromise(runtime)(effect, { signal })

@@ -1,12 +1,20 @@
 /**
  * Outbound HTTP for every role: undici with keep-alive pools, JSON in and out, `Content-Length`
  * bodies (§1.2), and timeouts on Effect's clock so TestClock governs them. Interrupting the effect
- * aborts the request on the wire.
+ * aborts the request on the wire. Answers are read up to a size cap, so a hostile peer streaming an
+ * endless body costs a reset, not the process's memory.
  */
 import { Data, Effect } from "effect"
 import { Agent, errors as undiciErrors } from "undici"
 import type { Dispatcher } from "undici"
-import { IICP_VERSION_HEADER_VALUE } from "../constants.js"
+import {
+  HTTP_CONNECT_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_MAX_MS,
+  HTTP_KEEP_ALIVE_MS,
+  HTTP_POOL_CONNECTIONS_PER_ORIGIN,
+  IICP_VERSION_HEADER_VALUE,
+  MAX_RESPONSE_BODY_BYTES
+} from "../constants.js"
 import { scheduleOn } from "./clock.js"
 import type { CancelTimer, ScheduleTimer } from "./clock.js"
 
@@ -31,16 +39,18 @@ export interface HttpRequest {
   readonly headers?: Readonly<Record<string, string>>
   readonly body?: unknown
   readonly timeoutMs: number
+  /** Most response body bytes read; default {@link MAX_RESPONSE_BODY_BYTES}. A longer answer fails as `reset`. */
+  readonly maxResponseBytes?: number
 }
 
 /** A keep-alive connection pool; one per client or node instance. `rejectUnauthorized: false` only where SDK-05 allows it. */
 export const createAgent = (options: { readonly rejectUnauthorized?: boolean } = {}): Agent =>
   new Agent({
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 60_000,
-    connections: 128,
+    keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: HTTP_KEEP_ALIVE_MAX_MS,
+    connections: HTTP_POOL_CONNECTIONS_PER_ORIGIN,
     // TLS 1.3 minimum towards directories and nodes (SEC-TLS-01); plain http is unaffected.
-    connect: { timeout: 10_000, minVersion: "TLSv1.3", ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) }
+    connect: { timeout: HTTP_CONNECT_TIMEOUT_MS, minVersion: "TLSv1.3", ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) }
   })
 
 const headerRecord = (headers: Record<string, string | Array<string> | undefined>): Record<string, string | undefined> => {
@@ -110,22 +120,35 @@ export const startJsonRequest = (
     cancelTimer?.()
     report(outcome)
   }
+  const maxBytes = req.maxResponseBytes ?? MAX_RESPONSE_BODY_BYTES
+  // Reported before the abort, so the abort's own error is not what gets reported.
+  const tooLarge = (response: Dispatcher.DispatchController) => {
+    settle(new HttpFailure({ reason: "reset", message: "response too large" }))
+    response.abort(new undiciErrors.RequestAbortedError())
+  }
   let status = 0
   let headers: Record<string, string | undefined> = {}
   let chunks: Array<Buffer> = []
+  let received = 0
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart: (started) => {
       controller = started
       // Aborted while queued in the pool: abort as soon as there is something to abort.
       if (abortRequested) abort()
     },
-    onResponseStart: (_controller, statusCode, responseHeaders) => {
+    onResponseStart: (response, statusCode, responseHeaders) => {
       status = statusCode
       headers = headerRecord(responseHeaders)
       chunks = []
+      received = 0
+      // A declared length over the cap fails before any of the body is read.
+      if (Number(headers["content-length"]) > maxBytes) tooLarge(response)
     },
-    onResponseData: (_controller, chunk) => {
-      chunks.push(chunk)
+    onResponseData: (response, chunk) => {
+      if (done) return
+      received += chunk.length
+      if (received > maxBytes) tooLarge(response)
+      else chunks.push(chunk)
     },
     onResponseEnd: () => {
       const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")

@@ -3,6 +3,8 @@
  * the circuit breaker and the discover cache, with real sockets on 127.0.0.1 and a frozen clock
  * that only `TestClock.adjust` moves.
  */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { it } from "@effect/vitest"
 import { Effect, Fiber, Exit, Cause, Option, TestClock } from "effect"
 import type { Scope } from "effect"
@@ -65,6 +67,16 @@ const failureOf = <A>(exit: Exit.Exit<A, MeshError>): MeshError => {
   if (Option.isNone(failure)) throw new Error("expected a failure")
   return failure.value
 }
+
+/** A port nothing listens on: bound, then released. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 
 const requests = (node: FakeServer) => Effect.sync(() => node.requests.length)
 const arrived = (node: FakeServer, n: number) => Effect.promise(() => node.waitForRequests(n))
@@ -203,6 +215,89 @@ describe("circuit breaker (§4.2)", () => {
           // The trial succeeded: closed again.
           yield* client.submit(TASK)
           expect(yield* requests(nodes[0]!)).toBe(7)
+        })
+      )
+    })
+  )
+})
+
+describe("the directory's circuit breaker (§4.2)", () => {
+  const INTENT = "urn:iicp:intent:llm:chat:v1"
+  /** The discover's failure, or `undefined` when it succeeded. */
+  const discoverFailure = (client: IicpClientApi, limit = 10) =>
+    Effect.map(Effect.exit(client.discover(INTENT, { limit })), (exit) => (Exit.isSuccess(exit) ? undefined : failureOf(exit)))
+  const circuitOpen = { _tag: "DirectoryUnavailable", reason: "circuit_open" }
+
+  it.scoped("5 consecutive 5xx open it for 30 s: discover and submit fail at once without I/O, then one half-open trial closes it", () =>
+    Effect.gen(function* () {
+      const options: Parameters<typeof startDirectory>[0] = { nodes: [], discoverStatus: 503 }
+      const [directory] = yield* servers(async () => [await startDirectory(options)])
+      yield* withClient({ directoryUrl: directory!.url }, (client) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 5; i++) expect(yield* discoverFailure(client)).toMatchObject({ _tag: "DirectoryUnavailable", reason: "status", status: 503 })
+          const open = yield* discoverFailure(client)
+          expect(open).toMatchObject(circuitOpen)
+          expect(errorCode(open!)).toBe("unavailable")
+          expect(failureOf(yield* Effect.exit(client.submit(TASK)))).toMatchObject(circuitOpen)
+          expect(directory!.requests).toHaveLength(5)
+          yield* TestClock.adjust("29999 millis")
+          expect(yield* discoverFailure(client)).toMatchObject(circuitOpen)
+          expect(directory!.requests).toHaveLength(5)
+          yield* TestClock.adjust("1 millis")
+          delete options.discoverStatus
+          expect(yield* discoverFailure(client, 1)).toBeUndefined()
+          // The trial succeeded: closed, so calls go out again (another query, not the cached one).
+          expect(yield* discoverFailure(client, 2)).toBeUndefined()
+          expect(directory!.requests).toHaveLength(7)
+        })
+      )
+    })
+  )
+
+  it.scoped("half-open admits one trial at a time; a trial that times out reopens it for another 30 s", () =>
+    Effect.gen(function* () {
+      const options: Parameters<typeof startDirectory>[0] = { nodes: [], discoverStatus: 500 }
+      const [directory] = yield* servers(async () => [await startDirectory(options)])
+      yield* withClient({ directoryUrl: directory!.url }, (client) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 5; i++) yield* discoverFailure(client)
+          yield* TestClock.adjust("30 seconds")
+          delete options.discoverStatus
+          options.hangDiscover = true
+          const trial = yield* Effect.fork(discoverFailure(client, 1))
+          yield* arrived(directory!, 6)
+          // The one trial is in flight: another query is refused without I/O.
+          expect(yield* discoverFailure(client, 2)).toMatchObject(circuitOpen)
+          expect(directory!.requests).toHaveLength(6)
+          yield* TestClock.adjust("5 seconds")
+          expect(yield* Fiber.join(trial)).toMatchObject({ _tag: "DirectoryUnavailable", reason: "timeout" })
+          expect(yield* discoverFailure(client, 3)).toMatchObject(circuitOpen)
+          yield* TestClock.adjust("29999 millis")
+          expect(yield* discoverFailure(client, 3)).toMatchObject(circuitOpen)
+          yield* TestClock.adjust("1 millis")
+          options.hangDiscover = false
+          expect(yield* discoverFailure(client, 3)).toBeUndefined()
+          expect(directory!.requests).toHaveLength(7)
+        })
+      )
+    })
+  )
+
+  it.scoped("4xx answers do not count; connect errors do", () =>
+    Effect.gen(function* () {
+      const options: Parameters<typeof startDirectory>[0] = { nodes: [], discoverStatus: 429 }
+      const [directory] = yield* servers(async () => [await startDirectory(options)])
+      yield* withClient({ directoryUrl: directory!.url }, (client) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 8; i++) expect(yield* discoverFailure(client)).toMatchObject({ reason: "status", status: 429 })
+          expect(directory!.requests).toHaveLength(8)
+        })
+      )
+      const port = yield* Effect.promise(freePort)
+      yield* withClient({ directoryUrl: `http://127.0.0.1:${port}` }, (client) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 5; i++) expect(yield* discoverFailure(client)).toMatchObject({ _tag: "DirectoryUnavailable", reason: "transport" })
+          expect(yield* discoverFailure(client)).toMatchObject(circuitOpen)
         })
       )
     })

@@ -308,10 +308,26 @@ describe("attempts and failover (§4.4, SDK-01, PROXY-ROUTE-03)", () => {
     expect(relay.requests[0]?.path).toBe("/v1/relay-for/worker-1/v1/task")
   })
 
-  it("a wrong node (404 unknown_intent) is followed by the next at once", async () => {
-    const { directory } = await mesh([[nestedError(404, "unknown_intent")], [success()]])
+  it.each<[string, Behaviour]>([
+    ["unknown_intent", nestedError(404, "unknown_intent")],
+    ["not_found", nestedError(404, "not_found")],
+    ["IICP-E030", nestedError(404, "IICP-E030", "worker not bound")],
+    ["a bare 404 (read as not_found)", { kind: "text", status: 404, text: "<html>Not Found</html>" }]
+  ])("a wrong node (404 %s) is followed by the next at once", async (_code, answer) => {
+    const { directory, nodes } = await mesh([[answer], [success()]])
     const res = await clientFor(directory).submit({ intent: "urn:iicp:intent:llm:chat:v1", payload: {} })
     expect(res.node_id).toBe("node-1")
+    expect(res.attempts).toBe(2)
+    expect(nodes.map((n) => n.requests.length)).toEqual([1, 1])
+  })
+
+  it.each(["validation_error", "IICP-E035", "model_not_loaded"])("a 404 with any other code (%s) is terminal: one attempt, code kept", async (code) => {
+    const { directory, nodes } = await mesh([[nestedError(404, code)], [success()]])
+    const error = await failure(clientFor(directory).submit({ intent: "urn:iicp:intent:llm:chat:v1", payload: {} }))
+    expect(error.code).toBe(code)
+    expect(error.httpStatus).toBe(404)
+    expect(error.retryable).toBe(false)
+    expect(nodes[1]!.requests).toHaveLength(0)
   })
 
   it("maxRetries: 1 makes a single attempt, then no_available_node with the attempts list", async () => {

@@ -5,6 +5,7 @@
 import { createServer } from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
+import { codeForStatus } from "../../src/protocol/envelope.js"
 import { baseUrl, closeServer, listen, readJsonBody, routePath, sendJson } from "../../src/runtime/http-server.js"
 
 /** One scripted answer of a node. */
@@ -153,6 +154,8 @@ export const startDirectory = (options: {
   consumerTokens?: boolean
   /** Never answer a discover: the request stays open until the client gives up on it. */
   hangDiscover?: boolean
+  /** Answer discover with this error status (and its §3.1 code) instead; read per request, so a test may change it. */
+  discoverStatus?: number
 }): Promise<FakeServer> =>
   start(async (req, res, rec) => {
     await record(req, rec)
@@ -168,6 +171,10 @@ export const startDirectory = (options: {
       return
     }
     if (options.hangDiscover) return
+    if (options.discoverStatus !== undefined) {
+      sendJson(res, options.discoverStatus, { error: { code: codeForStatus(options.discoverStatus), message: "discover failed" } })
+      return
+    }
     const nodes = options.nodes.map((n) => ({ score: 0.9, available: true, region: "local", ...n }))
     const body = options.shape === "data" ? { data: { nodes } } : { nodes, count: nodes.length, query_ms: 1 }
     sendJson(res, 200, body, { "cache-control": "public, max-age=5, s-maxage=10, stale-while-revalidate=5" })

@@ -3,12 +3,15 @@
  * timeout on the Effect clock (TestClock), which, like interruption, aborts the request on the wire.
  */
 import { createServer } from "node:http"
+import type { ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import type { Scope } from "effect"
 import { Agent } from "undici"
 import { describe, expect } from "vitest"
+import { MAX_RESPONSE_BODY_BYTES } from "../../src/constants.js"
+import { closeServer, listen } from "../../src/runtime/http-server.js"
 import { createAgent, httpJson } from "../../src/runtime/http-client.js"
 import type { HttpFailure } from "../../src/runtime/http-client.js"
 import type { FakeServer } from "../client/fixtures.js"
@@ -118,6 +121,105 @@ describe("httpJson", () => {
       const agent = yield* agentScoped
       const exit = yield* Effect.exit(httpJson(agent, { method: "POST", url: `${node.url}/v1/task`, body: {}, timeoutMs: 5_000 }))
       expect(failureOf(exit).reason).toBe("reset")
+    })
+  )
+})
+
+/** A server whose answers are written by `answer`; it counts the responses whose connection closed before they finished. */
+const streamingServer = (answer: (res: ServerResponse) => void) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const state = { url: "", cutOff: 0, cutOffWaiters: [] as Array<() => void> }
+      const server = createServer((req, res) => {
+        req.resume()
+        res.on("close", () => {
+          if (res.writableFinished) return
+          state.cutOff += 1
+          for (const w of state.cutOffWaiters.splice(0)) w()
+        })
+        answer(res)
+      })
+      const port = await listen(server, 0, "127.0.0.1")
+      state.url = `http://127.0.0.1:${port}`
+      const cutOff = () => new Promise<void>((resolve) => (state.cutOff > 0 ? resolve() : state.cutOffWaiters.push(resolve)))
+      return { state, server, cutOff }
+    }),
+    ({ server }) =>
+      Effect.promise(() => {
+        server.closeAllConnections()
+        return closeServer(server)
+      })
+  )
+
+/** Writes 16 KiB chunks as fast as the socket takes them, without end, until the client goes away. */
+const endless = (res: ServerResponse) => {
+  const chunk = Buffer.alloc(16_384, 0x61)
+  res.writeHead(200, { "content-type": "application/json" })
+  const pump = () => {
+    while (!res.destroyed && res.write(chunk));
+    if (!res.destroyed) res.once("drain", pump)
+  }
+  pump()
+}
+
+/** A JSON string body of exactly `bytes` bytes. */
+const jsonOfSize = (bytes: number) => JSON.stringify("x".repeat(bytes - 2))
+
+describe("httpJson response size cap", () => {
+
+  it.scoped("an endless 200 is cut off past the cap: reset, 'response too large', the connection closed", () =>
+    Effect.gen(function* () {
+      const { state, cutOff } = yield* streamingServer(endless)
+      const agent = yield* agentScoped
+      const exit = yield* Effect.exit(httpJson(agent, { method: "GET", url: `${state.url}/`, timeoutMs: 60_000, maxResponseBytes: 100_000 }))
+      const failure = failureOf(exit)
+      expect(failure.reason).toBe("reset")
+      expect(failure.message).toBe("response too large")
+      yield* Effect.promise(cutOff)
+      expect(state.cutOff).toBe(1)
+    })
+  )
+
+  it.scoped("a body of exactly the cap is read; one byte more is refused", () =>
+    Effect.gen(function* () {
+      const cap = 50_000
+      let size = cap
+      const { state } = yield* streamingServer((res) => {
+        // Chunked, no Content-Length: the cap is enforced by counting what arrives.
+        res.writeHead(200, { "content-type": "application/json" })
+        const body = Buffer.from(jsonOfSize(size))
+        for (let at = 0; at < body.length; at += 4_096) res.write(body.subarray(at, at + 4_096))
+        res.end()
+      })
+      const agent = yield* agentScoped
+      const request = httpJson(agent, { method: "GET", url: `${state.url}/`, timeoutMs: 60_000, maxResponseBytes: cap })
+      const ok = yield* request
+      expect(ok.status).toBe(200)
+      expect(ok.text).toHaveLength(cap)
+      expect(typeof ok.body).toBe("string")
+      size = cap + 1
+      const failure = failureOf(yield* Effect.exit(request))
+      expect(failure).toMatchObject({ reason: "reset", message: "response too large" })
+    })
+  )
+
+  it.scoped("a declared Content-Length over the cap fails before the body is read; the default cap is 16 MiB", () =>
+    Effect.gen(function* () {
+      let declared = 0
+      const { state, cutOff } = yield* streamingServer((res) => {
+        // Declares a length and sends nothing: only the header can have refused it.
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(declared) })
+        res.flushHeaders()
+      })
+      const agent = yield* agentScoped
+      declared = 1_001
+      const small = yield* Effect.exit(httpJson(agent, { method: "GET", url: `${state.url}/`, timeoutMs: 60_000, maxResponseBytes: 1_000 }))
+      expect(failureOf(small)).toMatchObject({ reason: "reset", message: "response too large" })
+      yield* Effect.promise(cutOff)
+      declared = 16 * 1_048_576 + 1
+      const byDefault = yield* Effect.exit(httpJson(agent, { method: "GET", url: `${state.url}/`, timeoutMs: 60_000 }))
+      expect(failureOf(byDefault)).toMatchObject({ reason: "reset", message: "response too large" })
+      expect(MAX_RESPONSE_BODY_BYTES).toBe(declared - 1)
     })
   )
 })
