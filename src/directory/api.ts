@@ -37,12 +37,19 @@ export interface DirectoryContext {
   readonly store: DirectoryStoreApi
   readonly tokens: TokenVerifier
   readonly liveness: LivenessProber
-  readonly limits: { readonly register: RateLimiter; readonly probe: RateLimiter; readonly consumerToken: RateLimiter }
+  readonly limits: {
+    readonly register: RateLimiter
+    readonly probe: RateLimiter
+    readonly consumerToken: RateLimiter
+    /** Slow node-token checks per node_id and per client IP (see auth). */
+    readonly tokenCheckByNode: RateLimiter
+    readonly tokenCheckByIp: RateLimiter
+  }
   readonly signingKey: SigningKeyPair
   readonly logger: Logger
   /** The public base URL (ACK `directory`, token `iss`). */
   readonly publicUrl: string
-  /** Saves a node and marks the intents it serves (before and after) as changed for discover. */
+  /** Saves a node and, when discover would show the change, marks the intents it serves (before and after) as changed. */
   readonly saveNode: (record: NodeRecord, previous: NodeRecord | undefined) => Effect.Effect<void>
   readonly removeNode: (record: NodeRecord) => Effect.Effect<void>
   /** Runs a background effect (deferred liveness probes) on the directory's runtime; interrupted on stop. */

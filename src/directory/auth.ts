@@ -3,28 +3,22 @@
  * `X-Node-Id`, else query `node_id`; token from `Authorization: Bearer`, else body `node_token`
  * (the Rust SDK 0.2 sends only that). Unknown id → 404 before the token is looked at; wrong → 401.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
+import { isRecord, nonEmptyString } from "../protocol/json.js"
+import { headerOf } from "../runtime/http-server.js"
 import type { ApiRequest, DirectoryContext } from "./api.js"
 import { DirectoryRefusal } from "./errors.js"
 import type { NodeRecord } from "./store/types.js"
 
-const field = (body: unknown, key: string): string | undefined => {
-  const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined
-  return typeof value === "string" && value !== "" ? value : undefined
-}
-
-const headerOf = (request: ApiRequest, name: string): string | undefined => {
-  const value = request.headers[name]
-  return (Array.isArray(value) ? value[0] : value) || undefined
-}
+const field = (body: unknown, key: string): string | undefined => nonEmptyString(isRecord(body) ? body[key] : undefined)
 
 /** The caller's node id, or `undefined` when none was named. */
 export const callerIdOf = (request: ApiRequest, body: unknown): string | undefined =>
-  field(body, "node_id") ?? headerOf(request, "x-node-id") ?? (request.query.get("node_id") || undefined)
+  field(body, "node_id") ?? headerOf(request.headers, "x-node-id") ?? (request.query.get("node_id") || undefined)
 
 /** The presented node token: the Bearer value, or body `node_token` when there is no Authorization header. */
 export const presentedTokenOf = (request: ApiRequest, body: unknown): string | undefined => {
-  const authorization = headerOf(request, "authorization")
+  const authorization = headerOf(request.headers, "authorization")
   if (authorization === undefined) return field(body, "node_token")
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
   return match?.[1]
@@ -32,11 +26,34 @@ export const presentedTokenOf = (request: ApiRequest, body: unknown): string | u
 
 const unauthorized = () => new DirectoryRefusal({ reason: "unauthorized", message: "missing or invalid node token" })
 
-/** Whether `token` is the current token of `node`. */
-export const tokenIsCurrent = (context: DirectoryContext, node: NodeRecord, token: string | undefined): Effect.Effect<boolean> =>
-  token === undefined ? Effect.succeed(false) : context.tokens.verify(node.node_id, token, node.token_hash)
+/**
+ * Admits one slow (scrypt) token check for `nodeId` from `clientIp`, or refuses it 429 once the
+ * node or the address has used its budget, so wrong tokens cannot keep the libuv pool busy.
+ */
+const admitSlowCheck = (context: DirectoryContext, nodeId: string, clientIp: string): Effect.Effect<void, DirectoryRefusal> =>
+  Effect.flatMap(Clock.currentTimeMillis, (nowMs) => {
+    const decision = context.limits.tokenCheckByIp.take(clientIp, nowMs)
+    const verdict = decision.allowed ? context.limits.tokenCheckByNode.take(nodeId, nowMs) : decision
+    return verdict.allowed
+      ? Effect.void
+      : Effect.fail(new DirectoryRefusal({ reason: "rate_limited", message: "too many node token checks", retryAfterMs: verdict.retryAfterMs }))
+  })
 
-/** The authenticated caller node: 422 without a caller id, 404 when unknown, 401 on a missing or wrong token. */
+/** Whether `token`, presented from `clientIp`, is the current token of `node`; 429 past the slow-check budget. */
+export const tokenIsCurrent = (
+  context: DirectoryContext,
+  node: NodeRecord,
+  token: string | undefined,
+  clientIp: string
+): Effect.Effect<boolean, DirectoryRefusal> =>
+  token === undefined
+    ? Effect.succeed(false)
+    : context.tokens.verify(node.node_id, token, node.token_hash, admitSlowCheck(context, node.node_id, clientIp))
+
+/**
+ * The authenticated caller node: 422 without a caller id, 404 when unknown, 401 on a missing or
+ * wrong token, 429 when the token would need a slow check past the budget.
+ */
 export const authenticateNode = (
   request: ApiRequest,
   context: DirectoryContext,
@@ -49,17 +66,22 @@ export const authenticateNode = (
     }
     const node = yield* context.store.getNode(nodeId)
     if (!node) return yield* new DirectoryRefusal({ reason: "not_found", message: "node not registered" })
-    if (!(yield* tokenIsCurrent(context, node, presentedTokenOf(request, body)))) return yield* unauthorized()
+    if (!(yield* tokenIsCurrent(context, node, presentedTokenOf(request, body), request.clientIp))) return yield* unauthorized()
     return node
   })
 
 /**
  * For routes where every failure is 401 (credits, telemetry, audit, DIR-CRED-01..03): the caller
- * must name a known node and present its current token.
+ * must name a known node and present its current token. A 429 stays a 429.
  */
 export const requireNodeCredential = (
   request: ApiRequest,
   context: DirectoryContext,
   body: unknown
 ): Effect.Effect<NodeRecord, DirectoryRefusal> =>
-  authenticateNode(request, context, body).pipe(Effect.catchAll(() => Effect.fail(unauthorized())))
+  authenticateNode(request, context, body).pipe(
+    Effect.catchIf(
+      (refusal) => refusal.reason !== "rate_limited",
+      () => Effect.fail(unauthorized())
+    )
+  )

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http"
 import ipaddr from "ipaddr.js"
+import { headerOf } from "../runtime/http-server.js"
 
 const TRUSTED_PROXY_RANGES = new Set(["loopback", "private", "uniqueLocal", "linkLocal"])
 
@@ -12,14 +13,9 @@ const normalised = (ip: string | undefined): string | undefined => {
   return candidate && ipaddr.isValid(candidate) ? ipaddr.process(candidate).toString() : undefined
 }
 
-const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
-  const value = headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
-
 /** The client IP of a request whose TCP peer is `peer`. */
 export const clientIpOf = (peer: string | undefined, headers: IncomingHttpHeaders): string => {
   const tcpPeer = normalised(peer) ?? "unknown"
   if (tcpPeer === "unknown" || !TRUSTED_PROXY_RANGES.has(ipaddr.parse(tcpPeer).range())) return tcpPeer
-  return normalised(header(headers, "cf-connecting-ip")) ?? normalised(header(headers, "x-forwarded-for")?.split(",")[0]) ?? tcpPeer
+  return normalised(headerOf(headers, "cf-connecting-ip")) ?? normalised(headerOf(headers, "x-forwarded-for")?.split(",")[0]) ?? tcpPeer
 }

@@ -3,6 +3,7 @@
  * handlers say what went wrong and the server alone decides how it looks on the wire.
  */
 import { Data } from "effect"
+import { retryHint } from "../protocol/envelope.js"
 import type { EnvelopeExtras } from "../protocol/envelope.js"
 
 /** Every way a directory request can be refused. */
@@ -54,22 +55,16 @@ const WIRE_FORMS: Readonly<Record<RefusalReason, WireForm>> = {
   not_implemented: { status: 501, code: "not_implemented" }
 }
 
-/** Status, envelope extras and headers (`Retry-After` with whole seconds) for a refusal. */
+/** Status, envelope extras and headers (`Retry-After` in whole seconds, see `retryHint`) for a refusal. */
 export const wireFormOf = (
   refusal: DirectoryRefusal
 ): { readonly status: number; readonly code: string; readonly extras: EnvelopeExtras; readonly headers: Record<string, string> } => {
   const form = WIRE_FORMS[refusal.reason]
   const code = refusal.iicpCode ?? form.iicpCode
-  if (refusal.retryAfterMs === undefined) {
-    return { status: form.status, code: form.code, extras: code ? { iicp_code: code } : {}, headers: {} }
-  }
-  const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))
-  return {
-    status: form.status,
-    code: form.code,
-    extras: { ...(code ? { iicp_code: code } : {}), retry_after: seconds, retry_after_ms: seconds * 1000 },
-    headers: { "retry-after": String(seconds) }
-  }
+  const codeExtras = code ? { iicp_code: code } : {}
+  if (refusal.retryAfterMs === undefined) return { status: form.status, code: form.code, extras: codeExtras, headers: {} }
+  const hint = retryHint(refusal.retryAfterMs)
+  return { status: form.status, code: form.code, extras: { ...codeExtras, ...hint.extras }, headers: hint.headers }
 }
 
 /** The directory could not start: bad options, a port that cannot be bound, or an unreadable data directory. */

@@ -12,6 +12,7 @@ import {
   METRICS_BATCH_MEMORY,
   REPUTATION_EPOCH
 } from "../constants.js"
+import { isRecord } from "../protocol/json.js"
 import type { Handler } from "./api.js"
 import { authenticateNode } from "./auth.js"
 import { DirectoryRefusal } from "./errors.js"
@@ -32,9 +33,9 @@ const nonNegativeInteger = (value: unknown): number | undefined =>
 const acceptedBatch = (node: NodeRecord, body: Body): { readonly id: string; readonly metrics: Body } | undefined => {
   const metrics = body["metrics"]
   const id = body["metrics_batch_id"]
-  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) return undefined
+  if (!isRecord(metrics)) return undefined
   if (typeof id !== "string" || id.length > MAX_METRICS_BATCH_ID_LENGTH || !PRINTABLE_ASCII.test(id)) return undefined
-  return node.metrics_batches.includes(id) ? undefined : { id, metrics: metrics as Body }
+  return node.metrics_batches.includes(id) ? undefined : { id, metrics }
 }
 
 /** Whether the beat answered the previous challenge correctly; `undefined` when it did not try. */
@@ -51,8 +52,8 @@ const applyBeat = (node: NodeRecord, body: Body, now: number, clientIp: string, 
   const load = body["load"]
   const activeJobs = nonNegativeInteger(body["active_jobs"])
   const maxConcurrent = nonNegativeInteger(body["max_concurrent"])
-  const latency = body["metrics"] && typeof body["metrics"] === "object" ? (body["metrics"] as Body)["avg_latency_ms"] : undefined
   const batch = acceptedBatch(node, body)
+  const latency = batch?.metrics["avg_latency_ms"]
   const successes = batch ? count(batch.metrics["tasks_success"]) : 0
   const reputation = batch
     ? applyOutcomes(node, { successes, failures: count(batch.metrics["tasks_failed"]), timeouts: count(batch.metrics["tasks_timeout"]) }, now)
@@ -66,7 +67,7 @@ const applyBeat = (node: NodeRecord, body: Body, now: number, clientIp: string, 
     ...(typeof load === "number" && Number.isFinite(load) ? { load: Math.min(1, Math.max(0, load)) } : {}),
     ...(activeJobs === undefined ? {} : { active_jobs: activeJobs }),
     ...(maxConcurrent === undefined ? {} : { max_concurrent: maxConcurrent }),
-    ...(batch && typeof latency === "number" && Number.isFinite(latency) && latency >= 0 ? { avg_latency_ms: Math.round(latency) } : {}),
+    ...(typeof latency === "number" && Number.isFinite(latency) && latency >= 0 ? { avg_latency_ms: Math.round(latency) } : {}),
     ...(batch ? { tasks_completed: (node.tasks_completed ?? 0) + successes } : {}),
     metrics_batches: batch ? [...node.metrics_batches, batch.id].slice(-METRICS_BATCH_MEMORY) : node.metrics_batches,
     observed_source_ip: clientIp,
@@ -76,19 +77,17 @@ const applyBeat = (node: NodeRecord, body: Body, now: number, clientIp: string, 
   return { next, batchAccepted: batch !== undefined }
 }
 
-const bodyObject = (body: unknown): Body => (typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Body) : {})
-
 /** `POST /v1/heartbeat`. */
 export const heartbeat: Handler = (request, context) =>
   Effect.gen(function* () {
     const body = yield* request.body
-    if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
+    if (body !== undefined && !isRecord(body)) {
       return yield* new DirectoryRefusal({ reason: "validation", message: "heartbeat body must be a JSON object" })
     }
     const node = yield* authenticateNode(request, context, body)
     const now = yield* Clock.currentTimeMillis
     const challenge = randomBytes(CHALLENGE_BYTES).toString("hex")
-    const { next, batchAccepted } = applyBeat(node, bodyObject(body), now, request.clientIp, challenge)
+    const { next, batchAccepted } = applyBeat(node, body ?? {}, now, request.clientIp, challenge)
     yield* context.saveNode(next, node)
     if (node.observed_source_ip !== request.clientIp) {
       yield* context.store.appendAddress(

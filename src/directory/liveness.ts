@@ -8,7 +8,7 @@ import type { LookupAddress } from "node:dns"
 import type { LookupFunction } from "node:net"
 import { Effect } from "effect"
 import { Agent } from "undici"
-import { LIVENESS_PROBE_TIMEOUT_MS } from "../constants.js"
+import { LIVENESS_PROBE_KEEP_ALIVE_MS, LIVENESS_PROBE_TIMEOUT_MS } from "../constants.js"
 import { httpJson } from "../runtime/http-client.js"
 import { isPublicAddress, vetHost } from "./address-guard.js"
 import type { GuardPolicy } from "./address-guard.js"
@@ -38,7 +38,7 @@ const guardedLookup =
 /** A prober; with `guard` set, only addresses the routability guard accepts are contacted. */
 export const createLivenessProber = (guard: GuardPolicy | undefined): LivenessProber => {
   const agent = new Agent({
-    keepAliveTimeout: 1_000,
+    keepAliveTimeout: LIVENESS_PROBE_KEEP_ALIVE_MS,
     connect: { timeout: LIVENESS_PROBE_TIMEOUT_MS, ...(guard ? { lookup: guardedLookup(guard) } : {}) }
   })
   const probe = (endpoint: string) =>

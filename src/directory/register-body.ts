@@ -13,6 +13,7 @@ import {
   MAX_REGION_LENGTH
 } from "../constants.js"
 import { isValidNodeId } from "../protocol/ids.js"
+import { isRecord } from "../protocol/json.js"
 import { isValidIntent, refusedRiskCategory } from "../protocol/urn.js"
 import { DirectoryRefusal } from "./errors.js"
 import type { AvailabilityWindow, EchoedFields, Pricing, StoredCapability } from "./store/types.js"
@@ -52,7 +53,6 @@ const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/
 
 type Body = Readonly<Record<string, unknown>>
 
-const isRecord = (value: unknown): value is Body => typeof value === "object" && value !== null && !Array.isArray(value)
 const isInteger = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= min && value <= max
 const isNumberIn = (value: unknown, min: number, max: number): value is number =>

@@ -32,12 +32,12 @@ const addressFieldsChanged = (existing: NodeRecord, request: RegisterRequest): b
   existing.relay_endpoint !== request.relay_endpoint
 
 /** Step 5: a changed address needs the current token or a dead old endpoint; a changed key needs the token. */
-const checkOwnership = (context: DirectoryContext, existing: NodeRecord, request: RegisterRequest) =>
+const checkOwnership = (context: DirectoryContext, existing: NodeRecord, request: RegisterRequest, clientIp: string) =>
   Effect.gen(function* () {
     const keyChanged = existing.cx_public_key !== undefined && !isDeepStrictEqual(existing.cx_public_key, request.cx_public_key)
     const addressChanged = addressFieldsChanged(existing, request)
     if (!keyChanged && !addressChanged) return
-    const hasToken = yield* tokenIsCurrent(context, existing, request.current_node_token)
+    const hasToken = yield* tokenIsCurrent(context, existing, request.current_node_token, clientIp)
     if (hasToken) return
     if (keyChanged) return yield* new DirectoryRefusal({ reason: "key_owned", message: "cx_public_key change needs current_node_token" })
     if (yield* context.liveness.isAlive(existing.endpoint)) {
@@ -90,7 +90,7 @@ export const register: Handler = (request, context) =>
     // Deferred: a re-registration at an endpoint already verified stays discoverable.
     const keepsVerifiedEndpoint = existing?.liveness === "verified" && existing.endpoint === registration.endpoint
     const liveness: LivenessState = probed && context.config.liveness === "deferred" && !keepsVerifiedEndpoint ? "pending" : "verified"
-    if (existing) yield* checkOwnership(context, existing, registration)
+    if (existing) yield* checkOwnership(context, existing, registration, request.clientIp)
 
     const token = newNodeToken()
     const tokenHash = yield* hashToken(token)

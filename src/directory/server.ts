@@ -10,10 +10,14 @@ import type { Scope } from "effect"
 import {
   CONSUMER_TOKEN_RATE_LIMIT,
   CONSUMER_TOKEN_RATE_WINDOW_MS,
+  DIRECTORY_KEEP_ALIVE_TIMEOUT_MS,
   PROBE_RATE_LIMIT,
   PROBE_RATE_WINDOW_MS,
   REGISTER_RATE_LIMIT,
-  REGISTER_RATE_WINDOW_MS
+  REGISTER_RATE_WINDOW_MS,
+  TOKEN_CHECK_IP_LIMIT,
+  TOKEN_CHECK_NODE_LIMIT,
+  TOKEN_CHECK_WINDOW_MS
 } from "../constants.js"
 import { errorEnvelope } from "../protocol/envelope.js"
 import { baseUrl, closeServer, guarded, listen, queryOf, readJsonBody, routePath, sendJson, sendRaw } from "../runtime/http-server.js"
@@ -21,7 +25,7 @@ import type { Logger } from "../runtime/log.js"
 import type { ApiReply, ApiRequest, DirectoryContext } from "./api.js"
 import { clientIpOf } from "./client-ip.js"
 import type { DirectoryConfig } from "./config.js"
-import { createDiscoverCache } from "./discover-cache.js"
+import { changesDiscover, createDiscoverCache } from "./discover-cache.js"
 import { DirectoryRefusal, DirectoryStartError, wireFormOf } from "./errors.js"
 import { createLivenessProber } from "./liveness.js"
 import { createRateLimiter } from "./rate-limit.js"
@@ -29,6 +33,7 @@ import { apiPath, routeOf } from "./routes.js"
 import { loadOrCreateSigningKey } from "./signing.js"
 import type { DirectoryStoreApi, NodeRecord } from "./store/types.js"
 import { createTokenVerifier } from "./tokens.js"
+import type { TokenVerifier } from "./tokens.js"
 
 /** A running directory. */
 export interface RunningDirectory {
@@ -47,6 +52,8 @@ export interface ServerSettings {
   readonly config: DirectoryConfig
   readonly store: DirectoryStoreApi
   readonly logger: Logger
+  /** Checks node tokens (default: scrypt-backed with a digest cache). */
+  readonly tokens?: TokenVerifier
 }
 
 const refusalReply = (refusal: DirectoryRefusal): ApiReply => {
@@ -116,12 +123,14 @@ export const startServer = (settings: ServerSettings): Effect.Effect<RunningDire
     const context: DirectoryContext = {
       config,
       store,
-      tokens: createTokenVerifier(),
+      tokens: settings.tokens ?? createTokenVerifier(),
       liveness,
       limits: {
         register: createRateLimiter({ limit: REGISTER_RATE_LIMIT, windowMs: REGISTER_RATE_WINDOW_MS }),
         probe: createRateLimiter({ limit: PROBE_RATE_LIMIT, windowMs: PROBE_RATE_WINDOW_MS }),
-        consumerToken: createRateLimiter({ limit: CONSUMER_TOKEN_RATE_LIMIT, windowMs: CONSUMER_TOKEN_RATE_WINDOW_MS })
+        consumerToken: createRateLimiter({ limit: CONSUMER_TOKEN_RATE_LIMIT, windowMs: CONSUMER_TOKEN_RATE_WINDOW_MS }),
+        tokenCheckByNode: createRateLimiter({ limit: TOKEN_CHECK_NODE_LIMIT, windowMs: TOKEN_CHECK_WINDOW_MS }),
+        tokenCheckByIp: createRateLimiter({ limit: TOKEN_CHECK_IP_LIMIT, windowMs: TOKEN_CHECK_WINDOW_MS })
       },
       signingKey: yield* loadOrCreateSigningKey(store),
       logger,
@@ -132,6 +141,7 @@ export const startServer = (settings: ServerSettings): Effect.Effect<RunningDire
         Effect.zipRight(
           store.putNode(record),
           Effect.sync(() => {
+            if (previous !== undefined && !changesDiscover(previous, record)) return
             touchIntents(previous)
             touchIntents(record)
           })
@@ -145,7 +155,7 @@ export const startServer = (settings: ServerSettings): Effect.Effect<RunningDire
 
     const run = Runtime.runPromise(runtime)
     const server = createServer(
-      { keepAliveTimeout: 5_000 },
+      { keepAliveTimeout: DIRECTORY_KEEP_ALIVE_TIMEOUT_MS },
       guarded(
         async (req, res) => send(res, await run(handle(req, context))),
         () => logger.error("request handler fault")

@@ -8,6 +8,7 @@ import { Clock, Effect } from "effect"
 import { CONSUMER_TOKEN_TTL_S, RELAY_TICKET_DOMAIN, RELAY_TICKET_TTL_S } from "../constants.js"
 import { generateSigningKeyPair, signToken } from "../protocol/consumer-token.js"
 import type { SigningKeyPair } from "../protocol/consumer-token.js"
+import { isRecord } from "../protocol/json.js"
 import { isValidIntent } from "../protocol/urn.js"
 import type { Handler } from "./api.js"
 import { authenticateNode } from "./auth.js"
@@ -29,8 +30,7 @@ export const loadOrCreateSigningKey = (store: DirectoryStoreApi): Effect.Effect<
 export const directoryKey: Handler = (_request, context) =>
   Effect.succeed({ status: 200, body: { public_key: context.signingKey.publicKeyHex, algorithm: "ed25519" } })
 
-const bodyField = (body: unknown, key: string): unknown =>
-  typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined
+const bodyField = (body: unknown, key: string): unknown => (isRecord(body) ? body[key] : undefined)
 
 /** `POST /v1/consumer-token`: 404 for an unknown target, 429 past 60 per minute per caller. */
 export const consumerToken: Handler = (request, context) =>

@@ -1,5 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { DIRECTORY_RATE_MAX_KEYS } from "../../src/constants.js"
 import { isPublicAddress } from "../../src/directory/address-guard.js"
 import { createRateLimiter } from "../../src/directory/rate-limit.js"
 import { applyOutcomes } from "../../src/directory/reputation.js"
@@ -115,6 +116,32 @@ describe("rolling-window rate limiter (property test)", () => {
     expect(refused).toEqual({ allowed: false, retryAfterMs: 600 })
     expect(limiter.take("k", 999).allowed).toBe(false)
     expect(limiter.take("k", 1_000).allowed).toBe(true)
+  })
+
+  it("tracks at most maxKeys keys, forgetting the one counted least recently", () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 60_000, maxKeys: 3 })
+    for (const key of ["a", "b", "c"]) expect(limiter.take(key, 0).allowed).toBe(true)
+    // A refused event is not counted, so "a" stays the least recently counted key.
+    expect(limiter.take("a", 1).allowed).toBe(false)
+    expect(limiter.take("d", 2).allowed).toBe(true)
+    expect(limiter.take("c", 3).allowed).toBe(false)
+    expect(limiter.take("a", 4).allowed).toBe(true)
+    expect(limiter.take("b", 5).allowed).toBe(true)
+    expect(limiter.take("d", 6).allowed).toBe(false)
+  })
+
+  it(`a spray of addresses leaves at most ${DIRECTORY_RATE_MAX_KEYS} keys tracked (the default), the newest`, () => {
+    const limiter = createRateLimiter({ limit: 1, windowMs: 60_000 })
+    const sprayed = 3 * DIRECTORY_RATE_MAX_KEYS
+    let allowed = 0
+    for (let i = 0; i < sprayed; i++) if (limiter.take(`10.0.${i}`, 0).allowed) allowed++
+    expect(allowed).toBe(sprayed)
+    // Newest first, a tracked key is refused (and left as it is) until the first forgotten one.
+    let tracked = 0
+    while (!limiter.take(`10.0.${sprayed - 1 - tracked}`, 1).allowed) tracked++
+    expect(tracked).toBeLessThanOrEqual(DIRECTORY_RATE_MAX_KEYS)
+    expect(tracked).toBeGreaterThan(DIRECTORY_RATE_MAX_KEYS / 2)
+    expect(limiter.take("10.0.0", 1).allowed).toBe(true)
   })
 })
 
