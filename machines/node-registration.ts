@@ -90,11 +90,12 @@ export type NodeRegistrationEvent =
   /** The registration is stale (endpoint or model list changed): register again with the current token. */
   | { readonly type: "REREGISTER" }
 
+/** `ms` clamped to {@link HEARTBEAT_BOUNDS_MS}, in whole ms: a period no PONG and no jitter may leave. */
+export const withinHeartbeatBounds = (ms: number): number => Math.min(HEARTBEAT_BOUNDS_MS.max, Math.max(HEARTBEAT_BOUNDS_MS.min, Math.round(ms)))
+
 /** The `next_heartbeat_ms` a PONG asked for, honoured within the bounds; otherwise the default period. */
 export const heartbeatPeriod = (requested: number | undefined): number =>
-  requested !== undefined && Number.isFinite(requested)
-    ? Math.min(HEARTBEAT_BOUNDS_MS.max, Math.max(HEARTBEAT_BOUNDS_MS.min, Math.round(requested)))
-    : HEARTBEAT_DEFAULT_MS
+  requested !== undefined && Number.isFinite(requested) ? withinHeartbeatBounds(requested) : HEARTBEAT_DEFAULT_MS
 
 /** The un-jittered back-off after `failures` consecutive failed register attempts (1-based). */
 export const registerBackoffMs = (failures: number): number =>

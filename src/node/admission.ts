@@ -21,6 +21,8 @@ export interface AdmissionSnapshot {
   readonly active: number
   readonly effective: number
   readonly maxConcurrent: number
+  /** {@link loadOf} `active` and `maxConcurrent`: what both health and heartbeat report. */
+  readonly load: number
 }
 
 /** The gate every lane runs its handler through. */
@@ -40,7 +42,7 @@ export interface AdmissionGate {
 }
 
 /** The admission gate as an Effect service. */
-export class Admission extends Context.Tag("iicp/Admission")<Admission, AdmissionGate>() {
+export class Admission extends Context.Tag("iicp-mesh/Admission")<Admission, AdmissionGate>() {
   /** A gate for the node's configuration. */
   static readonly layer: Layer.Layer<Admission, never, NodeSettings> = Layer.effect(
     Admission,
@@ -66,6 +68,15 @@ export const shareAt = (windows: ReadonlyArray<AvailabilityWindow>, date: Date):
 /** Effective capacity (§5.8): `max_concurrent ≤ 0` → 0, else `max(1, floor(max_concurrent × share))`. */
 export const effectiveCapacity = (maxConcurrent: number, share: number): number =>
   maxConcurrent <= 0 ? 0 : Math.max(1, Math.floor(maxConcurrent * share))
+
+/**
+ * The node's `load` (§5.11): active ÷ max(1, max_concurrent), 3 decimals. The heartbeat (§5.3) reports
+ * the same figure, so the directory and a health probe never disagree about one node.
+ */
+export const loadOf = (active: number, maxConcurrent: number): number => Math.round((active / Math.max(1, maxConcurrent)) * 1000) / 1000
+
+/** Whether a node takes tasks now (§5.3 `available`, §5.11): not draining and a slot free. */
+export const isAvailable = (snapshot: AdmissionSnapshot, draining: boolean): boolean => !draining && snapshot.active < snapshot.effective
 
 interface Waiter {
   readonly priority: number
@@ -141,7 +152,12 @@ export const makeAdmissionGate = (config: Pick<NodeConfig, "maxConcurrent" | "av
       ),
     tryAcquire,
     release: releaseAt,
-    snapshot: Effect.map(capacityNow, (effective) => ({ active, effective, maxConcurrent: config.maxConcurrent })),
+    snapshot: Effect.map(capacityNow, (effective) => ({
+      active,
+      effective,
+      maxConcurrent: config.maxConcurrent,
+      load: loadOf(active, config.maxConcurrent)
+    })),
     idle: Effect.async<void>((resume) => {
       if (active === 0) return resume(Effect.void)
       const listener = () => resume(Effect.void)

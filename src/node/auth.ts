@@ -10,10 +10,13 @@ import type { Dispatcher } from "undici"
 import { DIRECTORY_CALL_TIMEOUT_MS, DIRECTORY_KEY_CACHE_MS, DIRECTORY_KEY_REFETCH_MIN_MS, OPEN_MODE_RATE_MAX_KEYS } from "../constants.js"
 import { InvalidConfig } from "../protocol/errors.js"
 import { publicKeyFromHex, verifyConsumerToken } from "../protocol/consumer-token.js"
+import { isRecord } from "../protocol/json.js"
 import { httpJson } from "../runtime/http-client.js"
 import type { AccessMode, NodeConfig } from "./config.js"
 import { NodeSettings } from "./config.js"
 import { DirectoryAgent } from "./directory-agent.js"
+import { DirectoryBase } from "./directory-base.js"
+import type { DirectoryBaseRef } from "./directory-base.js"
 
 /** The credentials a request carries, wherever they were found. */
 export interface PresentedCredentials {
@@ -44,15 +47,14 @@ export interface NodeAuthenticator {
 }
 
 /** The gatekeeper as an Effect service. */
-export class NodeAuth extends Context.Tag("iicp/NodeAuth")<NodeAuth, NodeAuthenticator>() {
+export class NodeAuth extends Context.Tag("iicp-mesh/NodeAuth")<NodeAuth, NodeAuthenticator>() {
   /** A gatekeeper for the configured access mode and operator token. */
-  static readonly layer: Layer.Layer<NodeAuth, InvalidConfig, NodeSettings | DirectoryAgent> = Layer.effect(
+  static readonly layer: Layer.Layer<NodeAuth, InvalidConfig, NodeSettings | DirectoryAgent | DirectoryBase> = Layer.effect(
     NodeAuth,
     Effect.gen(function* () {
       const config = yield* NodeSettings
-      const agent = yield* DirectoryAgent
       const access = yield* resolveAccess(config.access, config.operatorToken)
-      return makeNodeAuthenticator({ ...config, access, operatorToken: config.operatorToken }, agent)
+      return makeNodeAuthenticator({ ...config, access }, yield* DirectoryAgent, yield* DirectoryBase)
     })
   )
 }
@@ -70,9 +72,17 @@ export const resolveAccess = (access: AccessMode | undefined, operatorToken: str
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
 
+/**
+ * A constant-time test against the secret `expected` via SHA-256 digests (§5.7), its digest computed
+ * once; an empty string never matches.
+ */
+export const secretMatcher = (expected: string): ((presented: string) => boolean) => {
+  const expectedDigest = expected.length > 0 ? digest(expected) : undefined
+  return (presented) => expectedDigest !== undefined && presented.length > 0 && timingSafeEqual(digest(presented), expectedDigest)
+}
+
 /** Constant-time equality of two secrets via their SHA-256 digests; an empty string never matches. */
-export const secretsEqual = (presented: string, expected: string): boolean =>
-  presented.length > 0 && expected.length > 0 && timingSafeEqual(digest(presented), digest(expected))
+export const secretsEqual = (presented: string, expected: string): boolean => secretMatcher(expected)(presented)
 
 const ALLOWED: AuthVerdict = { _tag: "Allowed" }
 const UNAUTHORIZED: AuthVerdict = { _tag: "Unauthorized" }
@@ -83,8 +93,8 @@ const operatorTokenCandidates = (credentials: PresentedCredentials): Array<strin
   const bearer = /^Bearer\s+(.+)$/i.exec(credentials.authorization ?? "")
   if (bearer) out.push(bearer[1]!.trim())
   const auth = credentials.bodyAuth
-  if (typeof auth === "object" && auth !== null) {
-    const { node_token: nodeToken, token } = auth as Record<string, unknown>
+  if (isRecord(auth)) {
+    const { node_token: nodeToken, token } = auth
     if (typeof nodeToken === "string") out.push(nodeToken)
     if (typeof token === "string") out.push(token)
   }
@@ -139,21 +149,28 @@ export const makeDirectoryKeyCache = (fetchKey: Effect.Effect<string | undefined
   }
 }
 
-/** Builds the gatekeeper for a node. */
+/**
+ * Builds the gatekeeper for a node. The directory key is fetched from `directory`'s current base,
+ * so it follows a base moved by registration (§4.1).
+ */
 export const makeNodeAuthenticator = (
   config: Omit<NodeConfig, "access"> & { readonly access: AccessMode },
-  agent: Dispatcher
+  agent: Dispatcher,
+  directory: DirectoryBaseRef
 ): NodeAuthenticator => {
   const limiter = makeRateLimiter(config.openRateLimit.limit, config.openRateLimit.windowMs)
-  const keyCache = makeDirectoryKeyCache(
-    httpJson(agent, { method: "GET", url: `${config.directoryUrl}/v1/directory-key`, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS }).pipe(
+  const fetchKey = Effect.suspend(() => {
+    const base = directory.current()
+    if (base === undefined) return Effect.succeed(undefined)
+    return httpJson(agent, { method: "GET", url: `${base}/v1/directory-key`, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS }).pipe(
       Effect.map((res) => {
-        const hex = (res.body as { public_key?: unknown } | undefined)?.public_key
+        const hex = isRecord(res.body) ? res.body["public_key"] : undefined
         return res.status === 200 && typeof hex === "string" ? hex : undefined
       }),
       Effect.orElseSucceed(() => undefined)
     )
-  )
+  })
+  const keyCache = makeDirectoryKeyCache(fetchKey)
 
   const consumerTokenValid = (token: string, intent: string): Effect.Effect<boolean> => {
     const verifyWith = (key: KeyObject | undefined, now: number) =>
@@ -168,11 +185,9 @@ export const makeNodeAuthenticator = (
     })
   }
 
-  // The expected digest is computed once; each request hashes only what it presents.
-  const expectedDigest = config.operatorToken ? digest(config.operatorToken) : undefined
-  const operatorTokenValid = (credentials: PresentedCredentials): boolean =>
-    expectedDigest !== undefined &&
-    operatorTokenCandidates(credentials).some((candidate) => candidate.length > 0 && timingSafeEqual(digest(candidate), expectedDigest))
+  // Each request hashes only what it presents: the operator token's digest is computed once.
+  const isOperatorToken = secretMatcher(config.operatorToken ?? "")
+  const operatorTokenValid = (credentials: PresentedCredentials): boolean => operatorTokenCandidates(credentials).some(isOperatorToken)
 
   const verdictAt = (credentials: PresentedCredentials, nowMs: number): AuthVerdict | undefined => {
     switch (config.access) {

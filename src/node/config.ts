@@ -12,6 +12,7 @@ import {
   OPEN_MODE_RATE_LIMIT,
   OPEN_MODE_RATE_WINDOW_MS
 } from "../constants.js"
+import { normalizeDirectoryUrl } from "../protocol/directory-url.js"
 import { InvalidConfig } from "../protocol/errors.js"
 import { isValidNodeId } from "../protocol/ids.js"
 import { isValidIntent } from "../protocol/urn.js"
@@ -41,7 +42,10 @@ export interface NodeOptions {
   /** Model name(s) advertised; the first is the default model of the OpenAI backend. */
   readonly model?: string | ReadonlyArray<string>
   readonly region?: string
-  /** Directory base URL; without it the node serves but never registers. */
+  /**
+   * Directory base URL, with or without `/api` and a trailing `/v1` (§4.1); without it the node
+   * serves but never registers.
+   */
   readonly directoryUrl?: string
   /** Tasks run at once (§5.8); default 4. `0` refuses every task. */
   readonly maxConcurrent?: number
@@ -74,6 +78,7 @@ export interface NodeConfig {
   readonly intents: ReadonlyArray<string>
   readonly models: ReadonlyArray<string>
   readonly region: string
+  /** The normalised directory base (§4.1): calls go to `${directoryUrl}/v1/<op>`. */
   readonly directoryUrl: string | undefined
   readonly maxConcurrent: number
   readonly tokensPerMin: number | undefined
@@ -91,7 +96,7 @@ export interface NodeConfig {
 }
 
 /** The node's configuration as an Effect service. */
-export class NodeSettings extends Context.Tag("iicp/NodeSettings")<NodeSettings, NodeConfig>() {}
+export class NodeSettings extends Context.Tag("iicp-mesh/NodeSettings")<NodeSettings, NodeConfig>() {}
 
 const HH_MM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/
 
@@ -107,11 +112,12 @@ const check = (ok: boolean, field: string, message: string): InvalidConfig | und
 export const resolveNodeConfig = (options: NodeOptions): Either.Either<NodeConfig, InvalidConfig> => {
   const intents = list(options.intent ?? "urn:iicp:intent:llm:chat:v1")
   const windows = options.availability ?? []
+  const directoryUrl = options.directoryUrl === undefined ? undefined : normalizeDirectoryUrl(options.directoryUrl)
   const problem =
     check(options.nodeId === undefined || isValidNodeId(options.nodeId), "nodeId", "nodeId must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,35}$") ??
     check(intents.length > 0 && intents.every(isValidIntent), "intent", "every intent must be a valid IICP intent URN") ??
     check(options.endpoint === undefined || /^https?:\/\/[^/]/i.test(options.endpoint), "endpoint", "endpoint must be an http(s) URL") ??
-    check(options.directoryUrl === undefined || /^https?:\/\/[^/]/i.test(options.directoryUrl), "directoryUrl", "directoryUrl must be an http(s) URL") ??
+    check(options.directoryUrl === undefined || directoryUrl !== undefined, "directoryUrl", "directoryUrl must be an http(s) URL") ??
     check(options.maxConcurrent === undefined || isNonNegativeInt(options.maxConcurrent), "maxConcurrent", "maxConcurrent must be an integer ≥ 0") ??
     check(
       options.queueWaitMs === undefined || (isNonNegativeInt(options.queueWaitMs) && options.queueWaitMs <= MAX_QUEUE_WAIT_MS),
@@ -134,7 +140,7 @@ export const resolveNodeConfig = (options: NodeOptions): Either.Either<NodeConfi
     intents,
     models: list(options.model),
     region: options.region ?? "unknown",
-    directoryUrl: options.directoryUrl?.replace(/\/+$/, ""),
+    directoryUrl,
     maxConcurrent: options.maxConcurrent ?? NODE_DEFAULT_MAX_CONCURRENT,
     tokensPerMin: options.tokensPerMin,
     maxTokens: options.maxTokens,

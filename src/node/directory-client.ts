@@ -1,14 +1,19 @@
 /**
  * The node's calls to its directory (WIRE.md §5.2, §5.3): register, heartbeat, deregister. Each is
- * one HTTP exchange with the §1.4 5 s timeout; the registration machine decides when to call.
+ * one HTTP exchange with the §1.4 5 s timeout (register: at most two, for the §4.1 `/api` fallback);
+ * the registration machine decides when to call.
  */
 import { Effect } from "effect"
 import type { Dispatcher } from "undici"
 import { DIRECTORY_CALL_TIMEOUT_MS, NODE_SDK_LANGUAGE, NODE_SDK_VERSION } from "../constants.js"
+import { apiFallbackBase } from "../protocol/directory-url.js"
 import { DirectoryUnavailable } from "../protocol/errors.js"
+import { isRecord, nonEmptyString } from "../protocol/json.js"
 import type { HttpFailure, HttpResponse } from "../runtime/http-client.js"
 import { httpJson } from "../runtime/http-client.js"
 import type { HeartbeatFailure, HeartbeatPong, RegisterAck } from "../../machines/node-registration.js"
+import type { AdmissionSnapshot } from "./admission.js"
+import { isAvailable } from "./admission.js"
 import type { NodeConfig } from "./config.js"
 
 /**
@@ -16,13 +21,6 @@ import type { NodeConfig } from "./config.js"
  * the extension point for §5.2's optional members. Read at every register.
  */
 export type RegisterExtras = () => Readonly<Record<string, unknown>>
-
-/** Live load figures a heartbeat reports (§5.3). */
-export interface HeartbeatLoad {
-  readonly activeJobs: number
-  readonly effectiveMaxConcurrent: number
-  readonly draining: boolean
-}
 
 /** The register body (§5.2). */
 export const registerBody = (
@@ -49,18 +47,15 @@ export const registerBody = (
   ...(currentNodeToken === undefined ? {} : { current_node_token: currentNodeToken })
 })
 
-/** The heartbeat body (§5.3). */
-export const heartbeatBody = (nodeId: string | undefined, load: HeartbeatLoad): Record<string, unknown> => {
-  const available = !load.draining && load.activeJobs < load.effectiveMaxConcurrent
-  return {
-    node_id: nodeId,
-    status: "available",
-    available,
-    load: Math.round((load.activeJobs / Math.max(1, load.effectiveMaxConcurrent)) * 1000) / 1000,
-    active_jobs: load.activeJobs,
-    max_concurrent: load.effectiveMaxConcurrent
-  }
-}
+/** The heartbeat body (§5.3): `load` as `/iicp/health` reports it, `max_concurrent` the effective capacity. */
+export const heartbeatBody = (nodeId: string | undefined, admission: AdmissionSnapshot, draining: boolean): Record<string, unknown> => ({
+  node_id: nodeId,
+  status: "available",
+  available: isAvailable(admission, draining),
+  load: admission.load,
+  active_jobs: admission.active,
+  max_concurrent: admission.effective
+})
 
 const failureOf = (error: HttpFailure): DirectoryUnavailable =>
   new DirectoryUnavailable({ reason: error.reason === "timeout" ? "timeout" : "transport", message: error.message })
@@ -71,25 +66,44 @@ const statusFailure = (res: HttpResponse): DirectoryUnavailable => {
   return new DirectoryUnavailable({ reason: "status", status: res.status, ...(code ? { code } : {}), message: `directory answered ${res.status}` })
 }
 
-const stringOf = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+/** A register ACK and the base that gave it, which every later directory call uses (§4.1). */
+export interface Registered {
+  readonly ack: RegisterAck
+  readonly base: string
+}
 
-/** `POST {base}/v1/register`; the ACK's token (or legacy `token`) is required. */
-export const postRegister = (agent: Dispatcher, base: string, body: Record<string, unknown>): Effect.Effect<RegisterAck, DirectoryUnavailable> =>
+const registerOnce = (agent: Dispatcher, base: string, body: Record<string, unknown>): Effect.Effect<Registered, DirectoryUnavailable> =>
   httpJson(agent, { method: "POST", url: `${base}/v1/register`, body, timeoutMs: DIRECTORY_CALL_TIMEOUT_MS }).pipe(
     Effect.mapError(failureOf),
     Effect.flatMap((res) => {
       if (res.status < 200 || res.status > 299) return Effect.fail(statusFailure(res))
-      const ack = (res.body ?? {}) as Record<string, unknown>
-      const nodeToken = stringOf(ack["node_token"]) ?? stringOf(ack["token"])
+      const ack = isRecord(res.body) ? res.body : {}
+      const nodeToken = nonEmptyString(ack["node_token"]) ?? nonEmptyString(ack["token"])
       if (nodeToken === undefined) return Effect.fail(new DirectoryUnavailable({ reason: "malformed", message: "register ACK without node_token" }))
       return Effect.succeed({
-        nodeToken,
-        nodeId: stringOf(ack["node_id"]),
-        nodeHmacKey: stringOf(ack["node_hmac_key"]),
-        observedSourceIp: stringOf(ack["observed_source_ip"])
+        base,
+        ack: {
+          nodeToken,
+          nodeId: nonEmptyString(ack["node_id"]),
+          nodeHmacKey: nonEmptyString(ack["node_hmac_key"]),
+          observedSourceIp: nonEmptyString(ack["observed_source_ip"])
+        }
       })
     })
   )
+
+/**
+ * `POST {base}/v1/register`; the ACK's token (or legacy `token`) is required. Register never answers
+ * 404 on an existing route, so a 404 means a base without `/api`: the call is repeated once at
+ * `${base}/api` (§4.1), and the result names the base that answered.
+ */
+export const postRegister = (agent: Dispatcher, base: string, body: Record<string, unknown>): Effect.Effect<Registered, DirectoryUnavailable> => {
+  const fallback = apiFallbackBase(base)
+  const first = registerOnce(agent, base, body)
+  return fallback === undefined
+    ? first
+    : Effect.catchIf(first, (error) => error.reason === "status" && error.status === 404, () => registerOnce(agent, fallback, body))
+}
 
 /** The machine's view of a failed beat: 401/404/410 mean the registration is gone. */
 export const heartbeatFailure = (error: DirectoryUnavailable): HeartbeatFailure =>

@@ -2,7 +2,7 @@
  * The provider node as Effect services: each concern a `Context.Tag` with a `layer`, composed by
  * `nodeLayer`; `serveNode` runs the HTTP lane and registration in a scope.
  */
-export { Admission, CapacityRefused, effectiveCapacity, makeAdmissionGate, shareAt } from "./admission.js"
+export { Admission, CapacityRefused, effectiveCapacity, isAvailable, loadOf, makeAdmissionGate, shareAt } from "./admission.js"
 export type { AdmissionGate, AdmissionSnapshot } from "./admission.js"
 export { makeNodeAuthenticator, NodeAuth, resolveAccess, secretsEqual } from "./auth.js"
 export type { AuthVerdict, NodeAuthenticator, PresentedCredentials } from "./auth.js"
@@ -10,8 +10,10 @@ export { canonicalJson } from "./canonical-json.js"
 export { NodeSettings, resolveNodeConfig } from "./config.js"
 export type { AccessMode, AvailabilityWindow, NodeConfig, NodeOptions } from "./config.js"
 export { DirectoryAgent } from "./directory-agent.js"
+export { DirectoryBase, makeDirectoryBase } from "./directory-base.js"
+export type { DirectoryBaseRef } from "./directory-base.js"
 export { heartbeatBody, registerBody } from "./directory-client.js"
-export type { HeartbeatLoad, RegisterExtras } from "./directory-client.js"
+export type { RegisterExtras } from "./directory-client.js"
 export { Idempotency, makeIdempotencyLedger, taskFingerprint } from "./idempotency.js"
 export type { Claim, IdempotencyLedger, StoredReply } from "./idempotency.js"
 export { NodeLifecycle } from "./lifecycle.js"

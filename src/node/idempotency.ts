@@ -34,18 +34,18 @@ export type Claim =
 
 /** The shared ledger. */
 export interface IdempotencyLedger {
-  readonly claim: (taskId: string, fingerprint: string) => Effect.Effect<Claim>
-  /** Whether `nonce` was seen within the window. */
-  readonly nonceSeen: (nonce: string) => Effect.Effect<boolean>
-  readonly recordNonce: (nonce: string) => Effect.Effect<void>
-  /** `claim`, `nonceSeen` and `recordNonce` at a given time, synchronously, for plain-code hot paths. */
+  /**
+   * Claims `taskId` at `nowMs` (the caller's clock; the ledger is plain code because the task
+   * runner's hot path is).
+   */
   readonly claimAt: (taskId: string, fingerprint: string, nowMs: number) => Claim
+  /** Whether `nonce` was seen within the window before `nowMs`. */
   readonly nonceSeenAt: (nonce: string, nowMs: number) => boolean
   readonly recordNonceAt: (nonce: string, nowMs: number) => void
 }
 
 /** The ledger as an Effect service. */
-export class Idempotency extends Context.Tag("iicp/Idempotency")<Idempotency, IdempotencyLedger>() {
+export class Idempotency extends Context.Tag("iicp-mesh/Idempotency")<Idempotency, IdempotencyLedger>() {
   static readonly layer: Layer.Layer<Idempotency> = Layer.sync(Idempotency, () => makeIdempotencyLedger())
 }
 
@@ -154,9 +154,6 @@ export const makeIdempotencyLedger = (windowMs = IDEMPOTENCY_WINDOW_MS, maxEntri
   }
 
   return {
-    claim: (taskId, fingerprint) => Effect.map(Clock.currentTimeMillis, (now) => claimAt(taskId, fingerprint, now)),
-    nonceSeen: (nonce) => Effect.map(Clock.currentTimeMillis, (now) => nonceSeenAt(nonce, now)),
-    recordNonce: (nonce) => Effect.map(Clock.currentTimeMillis, (now) => recordNonceAt(nonce, now)),
     claimAt,
     nonceSeenAt,
     recordNonceAt

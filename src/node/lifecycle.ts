@@ -17,7 +17,7 @@ export interface NodeLifecycleState {
 }
 
 /** The node's condition as an Effect service. */
-export class NodeLifecycle extends Context.Tag("iicp/NodeLifecycle")<NodeLifecycle, NodeLifecycleState>() {
+export class NodeLifecycle extends Context.Tag("iicp-mesh/NodeLifecycle")<NodeLifecycle, NodeLifecycleState>() {
   static readonly layer: Layer.Layer<NodeLifecycle> = Layer.sync(NodeLifecycle, () => {
     let draining = false
     let backendReachable = true

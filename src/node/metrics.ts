@@ -19,15 +19,14 @@ export interface TaskObservation {
 
 /** The node's metrics registry. */
 export interface NodeMetricsRegistry {
-  readonly observe: (observation: TaskObservation) => Effect.Effect<void>
-  /** The same, synchronously, for plain-code hot paths. */
+  /** Counts one finished task (synchronous: the task runner's hot path is plain code). */
   readonly record: (observation: TaskObservation) => void
   /** The exposition text. */
   readonly render: Effect.Effect<string>
 }
 
 /** The registry as an Effect service. */
-export class NodeMetrics extends Context.Tag("iicp/NodeMetrics")<NodeMetrics, NodeMetricsRegistry>() {
+export class NodeMetrics extends Context.Tag("iicp-mesh/NodeMetrics")<NodeMetrics, NodeMetricsRegistry>() {
   static readonly layer: Layer.Layer<NodeMetrics> = Layer.sync(NodeMetrics, () => makeNodeMetrics())
 }
 
@@ -83,7 +82,6 @@ export const makeNodeMetrics = (): NodeMetricsRegistry => {
   }
 
   return {
-    observe: (o) => Effect.sync(() => record(o)),
     record,
     render: Effect.sync(() => {
       const lines: Array<string> = [

@@ -1,9 +1,10 @@
 /**
  * The node's registration with its directory: the pure `nodeRegistrationMachine` hosted in an
  * Effect fiber on the bridged clock, with its actors and delays provided here (HTTP calls,
- * draining, jittered timers drawn from Effect's `Random`, so tests control them).
+ * draining, jittered timers drawn from Effect's `Random`, so tests control them). Calls go to the
+ * {@link DirectoryBase}, which a register answered at the §4.1 `/api` fallback moves for good.
  */
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Random, Runtime } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Random, Runtime } from "effect"
 import type { Scope } from "effect"
 import { fromCallback, fromPromise } from "xstate"
 import type { EventObject } from "xstate"
@@ -12,14 +13,17 @@ import { InvalidConfig } from "../protocol/errors.js"
 import type { DirectoryUnavailable } from "../protocol/errors.js"
 import { runToCompletion } from "../runtime/host.js"
 import { combineInspect, onRootState } from "../runtime/inspector.js"
-import { nodeRegistrationMachine, registerBackoffMs } from "../../machines/node-registration.js"
+import { nodeRegistrationMachine, registerBackoffMs, withinHeartbeatBounds } from "../../machines/node-registration.js"
 import type { RegisterAck } from "../../machines/node-registration.js"
+import { jittered } from "../../machines/task-lifecycle.js"
 import { Admission } from "./admission.js"
 import { NodeSettings } from "./config.js"
 import { DirectoryAgent } from "./directory-agent.js"
+import { DirectoryBase } from "./directory-base.js"
 import { deleteRegistration, heartbeatBody, heartbeatFailure, postHeartbeat, postRegister, registerBody } from "./directory-client.js"
-import type { RegisterExtras } from "./directory-client.js"
+import type { Registered, RegisterExtras } from "./directory-client.js"
 import { NodeLifecycle } from "./lifecycle.js"
+import { promiseRunner } from "./promise-runner.js"
 
 /** What the node knows about its registration. */
 export interface RegistrationState {
@@ -46,20 +50,19 @@ export interface NodeRegistrar {
 }
 
 /** Registration as an Effect service. */
-export class Registration extends Context.Tag("iicp/Registration")<Registration, NodeRegistrar>() {
+export class Registration extends Context.Tag("iicp-mesh/Registration")<Registration, NodeRegistrar>() {
   /** The registrar; `extras` adds optional register fields (transport tier, relay, pricing). */
   static readonly layer = (
     extras: RegisterExtras = () => ({})
-  ): Layer.Layer<Registration, never, NodeSettings | DirectoryAgent | Admission | NodeLifecycle> =>
+  ): Layer.Layer<Registration, never, NodeSettings | DirectoryAgent | DirectoryBase | Admission | NodeLifecycle> =>
     Layer.effect(Registration, makeRegistrar(extras))
 }
-
-const jittered = (baseMs: number, ratio: number, unit: number): number => Math.round(baseMs * (1 + (2 * unit - 1) * ratio))
 
 const makeRegistrar = (extras: RegisterExtras) =>
   Effect.gen(function* () {
     const config = yield* NodeSettings
     const agent = yield* DirectoryAgent
+    const bases = yield* DirectoryBase
     const admission = yield* Admission
     const lifecycle = yield* NodeLifecycle
     const log = config.logger
@@ -70,50 +73,51 @@ const makeRegistrar = (extras: RegisterExtras) =>
     let sendCommand: ((event: EventObject) => void) | undefined
     let machineFiber: Fiber.RuntimeFiber<unknown> | undefined
 
-    const directory = Effect.fromNullable(config.directoryUrl).pipe(
+    const directory = Effect.suspend(() => Effect.fromNullable(bases.current())).pipe(
       Effect.orElseFail(() => new InvalidConfig({ field: "directoryUrl", message: "no directoryUrl configured" }))
     )
 
-    const adopt = (ack: RegisterAck) =>
+    const adopt = ({ ack, base }: Registered) =>
       Effect.sync(() => {
         nodeToken = ack.nodeToken
         nodeId = ack.nodeId ?? nodeId
         observedSourceIp = ack.observedSourceIp ?? observedSourceIp
+        if (base !== bases.current()) {
+          bases.adopt(base)
+          log.info("directory base moved to its /api fallback")
+        }
         log.info("registered", { node_id: nodeId })
       })
 
     const registerAt = (base: string, endpoint: string, current: string | undefined) =>
-      postRegister(agent, base, registerBody(config, endpoint, nodeId, current, extras())).pipe(Effect.tap(adopt))
+      postRegister(agent, base, registerBody(config, endpoint, nodeId, current, extras())).pipe(
+        Effect.tap(adopt),
+        Effect.map((registered) => registered.ack)
+      )
 
     const heartbeatAt = (base: string, token: string) =>
       Effect.gen(function* () {
-        const load = yield* admission.snapshot
+        const snapshot = yield* admission.snapshot
         const draining = yield* lifecycle.isDraining
-        return yield* postHeartbeat(
-          agent,
-          base,
-          token,
-          heartbeatBody(nodeId, { activeJobs: load.active, effectiveMaxConcurrent: load.effective, draining })
-        )
+        return yield* postHeartbeat(agent, base, token, heartbeatBody(nodeId, snapshot, draining))
       })
 
     const drain = admission.idle.pipe(Effect.timeout(Duration.millis(config.drainTimeoutMs)), Effect.ignore)
 
     const start = (endpoint: string) =>
       Effect.gen(function* () {
-        const base = yield* directory
+        const configured = yield* directory
+        // Read at each call: a register may have moved the base (§4.1).
+        const base = () => bases.current() ?? configured
         const runtime = yield* Effect.runtime<never>()
-        /** Runs an effect for a promise actor, rejecting with the plain failure so machine guards can read it. */
-        const actorRun = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal): Promise<A> =>
-          Runtime.runPromiseExit(runtime)(effect, { signal }).then((exit) =>
-            Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
-          )
+        // Failures reach the machine as plain errors, so its guards can read them.
+        const actorRun = promiseRunner(runtime)
         const unit = () => Runtime.runSync(runtime)(Random.next)
         const logic = nodeRegistrationMachine.provide({
           actors: {
             register: fromPromise(({ input, signal }) =>
               actorRun(
-                registerAt(base, endpoint, input.currentNodeToken).pipe(
+                registerAt(base(), endpoint, input.currentNodeToken).pipe(
                   Effect.tapError((error) => Effect.sync(() => log.warn("register failed", { reason: error.reason, status: error.status })))
                 ),
                 signal
@@ -121,7 +125,7 @@ const makeRegistrar = (extras: RegisterExtras) =>
             ),
             heartbeat: fromPromise(({ input, signal }) =>
               actorRun(
-                heartbeatAt(base, input.nodeToken).pipe(
+                heartbeatAt(base(), input.nodeToken).pipe(
                   Effect.mapError(heartbeatFailure),
                   Effect.tapError((failure) => Effect.sync(() => log.warn("heartbeat failed", { kind: failure.kind })))
                 ),
@@ -130,7 +134,7 @@ const makeRegistrar = (extras: RegisterExtras) =>
             ),
             deregister: fromPromise(({ input, signal }) =>
               actorRun(
-                deleteRegistration(agent, base, input.nodeId, input.nodeToken).pipe(
+                deleteRegistration(agent, base(), input.nodeId, input.nodeToken).pipe(
                   Effect.tap(() => Effect.sync(() => log.info("deregistered", { node_id: nodeId })))
                 ),
                 signal
@@ -146,7 +150,8 @@ const makeRegistrar = (extras: RegisterExtras) =>
           },
           delays: {
             registerBackoff: ({ context }) => jittered(registerBackoffMs(context.registerFailures), REGISTER_BACKOFF_JITTER_RATIO, unit()),
-            heartbeatInterval: ({ context }) => jittered(context.heartbeatIntervalMs, HEARTBEAT_JITTER_RATIO, unit()),
+            // Jitter never takes the period out of the §5.3 bounds (a PONG asking for 60 s gets at most 60 s).
+            heartbeatInterval: ({ context }) => withinHeartbeatBounds(jittered(context.heartbeatIntervalMs, HEARTBEAT_JITTER_RATIO, unit())),
             drainTimeout: config.drainTimeoutMs
           }
         })

@@ -13,6 +13,7 @@ import { makeNodeAuthenticator, NodeAuth, resolveAccess } from "./auth.js"
 import { NodeSettings, resolveNodeConfig } from "./config.js"
 import type { NodeOptions } from "./config.js"
 import { DirectoryAgent } from "./directory-agent.js"
+import { DirectoryBase } from "./directory-base.js"
 import type { RegisterExtras } from "./directory-client.js"
 import { Idempotency } from "./idempotency.js"
 import { NodeLifecycle } from "./lifecycle.js"
@@ -25,12 +26,12 @@ import type { TaskHandler } from "./task.js"
 import { makeTaskRunner, TaskRunner } from "./task-runner.js"
 
 /** Every service a node is made of (the task lane adds its handler when serving). */
-export type NodeServices = NodeSettings | Admission | Idempotency | NodeMetrics | NodeLifecycle | DirectoryAgent | Registration
+export type NodeServices = NodeSettings | Admission | Idempotency | NodeMetrics | NodeLifecycle | DirectoryAgent | DirectoryBase | Registration
 
 /** The services of one node, from its options; `extras` adds optional register fields (§5.2). */
 export const nodeLayer = (options: NodeOptions, extras?: RegisterExtras): Layer.Layer<NodeServices, InvalidConfig> => {
   const settings = Layer.effect(NodeSettings, resolveNodeConfig(options))
-  const base = Layer.mergeAll(Admission.layer, Idempotency.layer, NodeMetrics.layer, NodeLifecycle.layer, DirectoryAgent.layer)
+  const base = Layer.mergeAll(Admission.layer, Idempotency.layer, NodeMetrics.layer, NodeLifecycle.layer, DirectoryAgent.layer, DirectoryBase.layer)
   return Registration.layer(extras).pipe(Layer.provideMerge(base), Layer.provideMerge(settings))
 }
 
@@ -64,7 +65,7 @@ export const serveNode = (
     const operatorToken = options.nodeToken || config.operatorToken
     const access = yield* resolveAccess(config.access, operatorToken)
     if (access === "open") config.logger.warn("auth mode open: any client may submit tasks; set an operator token to require one")
-    const auth = makeNodeAuthenticator({ ...config, access, operatorToken }, yield* DirectoryAgent)
+    const auth = makeNodeAuthenticator({ ...config, access, operatorToken }, yield* DirectoryAgent, yield* DirectoryBase)
     const runner = yield* makeTaskRunner(handler).pipe(Effect.provideService(NodeAuth, auth))
 
     // The listener and registration live in their own scope so `stop` can end them before the node's scope closes.

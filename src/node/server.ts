@@ -7,10 +7,11 @@ import { createServer } from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import { Context, Effect, Runtime } from "effect"
 import type { Scope } from "effect"
-import { DEFAULT_NODE_HTTP_PORT } from "../constants.js"
-import { closeServer, guarded, listen, readJsonBody, routePath, sendError, sendJson, sendRaw } from "../runtime/http-server.js"
+import { DEFAULT_NODE_HTTP_PORT, NODE_CORS_MAX_AGE_S } from "../constants.js"
+import { isRecord } from "../protocol/json.js"
+import { closeServer, guarded, headerOf, listen, readJsonBody, routePath, sendError, sendJson, sendRaw } from "../runtime/http-server.js"
 import type { ListenError } from "../runtime/http-server.js"
-import { Admission } from "./admission.js"
+import { Admission, isAvailable } from "./admission.js"
 import { NodeAuth } from "./auth.js"
 import { NodeSettings } from "./config.js"
 import { NodeLifecycle } from "./lifecycle.js"
@@ -34,15 +35,10 @@ const PREFLIGHT_HEADERS = {
   ...CORS_HEADERS,
   "access-control-allow-methods": "GET, POST, OPTIONS",
   "access-control-allow-headers": "authorization, content-type, traceparent, tracestate, x-iicp-consumer-token, x-iicp-trace-id",
-  "access-control-max-age": "600"
+  "access-control-max-age": String(NODE_CORS_MAX_AGE_S)
 } as const
 
 const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
-
-const headerOf = (req: IncomingMessage, name: string): string | undefined => {
-  const value = req.headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
 
 /** The health report (§5.11). */
 export const healthReport = Effect.gen(function* () {
@@ -55,11 +51,11 @@ export const healthReport = Effect.gen(function* () {
     status: draining || !lifecycle.backendReachable() ? "degraded" : "ok",
     node_id: config.nodeId,
     region: config.region,
-    load: Math.round((admission.active / Math.max(1, admission.maxConcurrent)) * 1000) / 1000,
+    load: admission.load,
     active_jobs: admission.active,
     max_concurrent: admission.maxConcurrent,
     effective_max_concurrent: admission.effective,
-    available: !draining && admission.active < admission.effective,
+    available: isAvailable(admission, draining),
     ...(config.models[0] === undefined ? {} : { model: config.models[0] }),
     models: config.models,
     intent: config.intents[0],
@@ -78,23 +74,23 @@ export const nodeRequestListener = (runtime: Runtime.Runtime<ServerServices>, ma
   const runner = Context.get(runtime.context, TaskRunner)
 
   const task = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const traceId = headerOf(req, "x-iicp-trace-id")
+    const traceId = headerOf(req.headers, "x-iicp-trace-id")
     // TRACE-02: the trace id comes back on every answer, refusals before the runner included.
     const refusalHeaders = traceId === undefined ? CORS_HEADERS : { ...CORS_HEADERS, "x-iicp-trace-id": traceId }
     const read = await readJsonBody(req, maxBodyBytes)
     if (read._tag === "TooLarge") return sendError(res, 413, "payload_too_large", "body exceeds the size cap", {}, { ...refusalHeaders, connection: "close" })
-    if (read._tag === "Malformed" || typeof read.value !== "object" || read.value === null || Array.isArray(read.value)) {
+    if (read._tag === "Malformed" || !isRecord(read.value)) {
       return sendError(res, 400, "validation_error", "body must be a JSON object", {}, refusalHeaders)
     }
     const submission: TaskSubmission = {
-      body: read.value as Record<string, unknown>,
-      authorization: headerOf(req, "authorization"),
-      consumerToken: headerOf(req, "x-iicp-consumer-token"),
-      traceparent: headerOf(req, "traceparent"),
-      tracestate: headerOf(req, "tracestate"),
+      body: read.value,
+      authorization: headerOf(req.headers, "authorization"),
+      consumerToken: headerOf(req.headers, "x-iicp-consumer-token"),
+      traceparent: headerOf(req.headers, "traceparent"),
+      tracestate: headerOf(req.headers, "tracestate"),
       traceId,
       clientIp: req.socket.remoteAddress ?? "unknown",
-      origin: headerOf(req, "origin")
+      origin: headerOf(req.headers, "origin")
     }
     const answer = runner.submit(submission)
     // Most tasks are answered without waiting on anything: no fiber is needed for them.

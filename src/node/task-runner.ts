@@ -4,6 +4,7 @@
  * then the handler under its deadline. Every answer is a finished {@link TaskReply}.
  */
 import { Context, Data, Duration, Effect, Layer, Option } from "effect"
+import type { Clock } from "effect"
 import {
   CAPACITY_RETRY_AFTER_MS,
   DEFAULT_QOS_CLASS,
@@ -12,12 +13,15 @@ import {
   NODE_MIN_TASK_TIMEOUT_MS,
   SHUTDOWN_RETRY_AFTER_S
 } from "../constants.js"
-import { errorEnvelope } from "../protocol/envelope.js"
+import { errorEnvelope, retryHint } from "../protocol/envelope.js"
 import type { EnvelopeExtras } from "../protocol/envelope.js"
 import { isUuid } from "../protocol/ids.js"
+import { isRecord } from "../protocol/json.js"
 import { isValidTraceparent } from "../protocol/trace.js"
 import { isValidIntent, refusedRiskCategory } from "../protocol/urn.js"
+import type { Logger } from "../runtime/log.js"
 import { Admission } from "./admission.js"
+import type { AdmissionGate } from "./admission.js"
 import { NodeAuth } from "./auth.js"
 import type { AuthVerdict } from "./auth.js"
 import { NodeSettings } from "./config.js"
@@ -50,16 +54,16 @@ export interface TaskReply {
 
 /** Runs submitted tasks. */
 export interface TaskRunnerService {
-  readonly run: (submission: TaskSubmission) => Effect.Effect<TaskReply>
   /**
-   * The same, for lanes on plain code: the answer itself when no step had to wait (the usual case:
-   * a synchronous handler with a free slot), else the Effect to run for it.
+   * Runs one task: the answer itself when no step had to wait (the usual case: a synchronous
+   * handler with a free slot), else the Effect to run for it. Lanes are plain code, so the common
+   * case costs no fiber.
    */
   readonly submit: (submission: TaskSubmission) => TaskReply | Effect.Effect<TaskReply>
 }
 
 /** The task runner as an Effect service; one per node, shared by lanes. */
-export class TaskRunner extends Context.Tag("iicp/TaskRunner")<TaskRunner, TaskRunnerService>() {
+export class TaskRunner extends Context.Tag("iicp-mesh/TaskRunner")<TaskRunner, TaskRunnerService>() {
   /** A runner calling `handler` for every admitted task. */
   static readonly layer = (
     handler: TaskHandler
@@ -81,24 +85,28 @@ const encode = (status: number, body: unknown, headers: Readonly<Record<string, 
 const refuse = (status: number, code: string, message: string, extras: EnvelopeExtras = {}, headers: Record<string, string> = {}) =>
   new Refusal({ reply: encode(status, errorEnvelope(code, message, extras), headers) })
 
-const UNAVAILABLE = refuse(503, "unavailable", "node is shutting down", {}, { "retry-after": String(SHUTDOWN_RETRY_AFTER_S) })
+/** A refusal carrying the §1.3 retry hint in the header and the body. */
+const refuseWithHint = (status: number, code: string, message: string, retryAfterMs: number, extras: EnvelopeExtras = {}): Refusal => {
+  const hint = retryHint(retryAfterMs)
+  return refuse(status, code, message, { ...extras, ...hint.extras }, hint.headers)
+}
+
+const UNAVAILABLE = refuseWithHint(503, "unavailable", "node is shutting down", SHUTDOWN_RETRY_AFTER_S * 1000)
 const UNAUTHORIZED = refuse(401, "unauthorized", "missing or invalid credential")
 
 /** 429 `rate_limited` for an open-mode client over its limit. */
-const rateLimited = (retryAfterMs: number): Refusal => {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
-  return refuse(429, "rate_limited", "too many requests", { retry_after: seconds, retry_after_ms: retryAfterMs }, { "retry-after": String(seconds) })
-}
+const rateLimited = (retryAfterMs: number): Refusal => refuseWithHint(429, "rate_limited", "too many requests", retryAfterMs)
 
 /**
- * A handler context whose AbortController is only created when the handler reads `signal`: most
- * synchronous handlers never do, and the controller is a measurable share of a fast task.
+ * A handler context on the runner's clock, whose AbortController is only created when the handler
+ * reads `signal`: most synchronous handlers never do, and the controller is a measurable share of a fast task.
  */
-const lazySignalContext = (deadline: number): HandlerContext & { readonly abort: () => void } => {
+const lazySignalContext = (deadline: number, clock: Clock.Clock): HandlerContext & { readonly abort: () => void } => {
   let controller: AbortController | undefined
   let aborted = false
   return {
     deadline,
+    remainingMs: () => Math.max(0, deadline - clock.unsafeCurrentTimeMillis()),
     get signal() {
       controller ??= new AbortController()
       if (aborted) controller.abort()
@@ -113,8 +121,6 @@ const lazySignalContext = (deadline: number): HandlerContext & { readonly abort:
 
 const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The qos class a task asks for (§5.8): `qos`, else `qos_class`, else interactive; `undefined` when invalid. */
 export const qosOf = (constraints: Readonly<Record<string, unknown>>): QosClass | undefined => {
@@ -235,15 +241,9 @@ const terminalAnswer = (
   return { status, reply, tokensUsed: 0 }
 }
 
-/** 429 `capacity_exceeded` with the normalised class and the retry hints (§5.8). */
+/** 429 `capacity_exceeded` with the normalised class and the retry hints (§5.8): `retry_after_ms` 2000, `Retry-After: 2`. */
 const capacityRefusal = (qos: QosClass, message: string): Refusal =>
-  refuse(
-    429,
-    "capacity_exceeded",
-    message,
-    { iicp_code: "IICP-E021", qos_class: qos, retry_after_ms: CAPACITY_RETRY_AFTER_MS },
-    { "retry-after": String(CAPACITY_RETRY_AFTER_MS / 1000) }
-  )
+  refuseWithHint(429, "capacity_exceeded", message, CAPACITY_RETRY_AFTER_MS, { iicp_code: "IICP-E021", qos_class: qos })
 
 /**
  * What a step of the pipeline gives: its value at once, a refusal, or a {@link Pending} effect when
@@ -268,6 +268,59 @@ const toEffect = <A>(step: Step<A>): Effect.Effect<A, Refusal> =>
 const andThen = <A, B>(step: Step<A>, next: (value: A) => Step<B>): Step<B> =>
   step instanceof Pending ? new Pending(Effect.flatMap(step.effect, (value) => toEffect(next(value)))) : step instanceof Refusal ? step : next(step)
 
+/**
+ * Calls the handler with a context whose signal fires at the deadline. A synchronous result (the
+ * echo backend) settles at once; only a pending promise is raced against the deadline on the Effect clock.
+ */
+const invoke = (handler: TaskHandler, clock: Clock.Clock, task: NodeTask, started: number, timeoutMs: number): Step<Outcome> => {
+  const context = lazySignalContext(started + timeoutMs, clock)
+  let result: unknown
+  try {
+    result = handler(task, context)
+  } catch (error) {
+    return { ok: false, error }
+  }
+  if (!isPromiseLike(result)) return outcomeOf(result)
+  return new Pending(
+    Effect.async<unknown, unknown>((resume) => {
+      result.then(
+        (value) => resume(Effect.succeed(value)),
+        (error: unknown) => resume(Effect.fail(error))
+      )
+      return Effect.sync(context.abort)
+    }).pipe(
+      Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new DeadlineExpired() }),
+      Effect.match({ onSuccess: outcomeOf, onFailure: (error): Outcome => ({ ok: false, error }) })
+    )
+  )
+}
+
+/**
+ * Runs `use` holding an admission slot: taken at once when one is free, else through the gate's
+ * queue (which may refuse). The slot is released however `use` ends, interruption included.
+ */
+const withSlot = (admission: AdmissionGate, clock: Clock.Clock, log: Logger, valid: ValidTask, use: () => Step<TaskReply>): Step<TaskReply> => {
+  if (!admission.tryAcquire(clock.unsafeCurrentTimeMillis())) {
+    return new Pending(
+      admission.withSlot(valid.qos, Effect.suspend(() => toEffect(use()))).pipe(
+        Effect.catchTag("CapacityRefused", (refused) => {
+          log.info("task refused: capacity", { task_id: valid.taskId, qos: refused.qos })
+          return Effect.fail(capacityRefusal(refused.qos, "node at capacity"))
+        })
+      )
+    )
+  }
+  const releaseNow = () => admission.release(clock.unsafeCurrentTimeMillis())
+  let step: Step<TaskReply> | undefined
+  try {
+    step = use()
+  } finally {
+    if (!(step instanceof Pending)) releaseNow()
+  }
+  // The pending effect runs in the lane's fiber from here on, so the release rides on its exit.
+  return step instanceof Pending ? new Pending(Effect.ensuring(step.effect, Effect.sync(releaseNow))) : step
+}
+
 /** Builds a runner calling `handler` (for lanes that assemble their own services). */
 export const makeTaskRunner = (handler: TaskHandler) =>
   Effect.gen(function* () {
@@ -282,37 +335,10 @@ export const makeTaskRunner = (handler: TaskHandler) =>
     const log = config.logger
     const served: ServedIntents = new Map(config.intents.map((intent) => [intent, refusedRiskCategory(intent)]))
 
-    /**
-     * Calls the handler with a signal that fires at the deadline. A synchronous result (the echo
-     * backend) settles at once; only a pending promise is raced against the deadline on the Effect clock.
-     */
-    const invoke = (task: NodeTask, started: number, timeoutMs: number): Step<Outcome> => {
-      const context = lazySignalContext(started + timeoutMs)
-      let result: unknown
-      try {
-        result = handler(task, context)
-      } catch (error) {
-        return { ok: false, error }
-      }
-      if (!isPromiseLike(result)) return outcomeOf(result)
-      return new Pending(
-        Effect.async<unknown, unknown>((resume) => {
-          result.then(
-            (value) => resume(Effect.succeed(value)),
-            (error: unknown) => resume(Effect.fail(error))
-          )
-          return Effect.sync(context.abort)
-        }).pipe(
-          Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: () => new DeadlineExpired() }),
-          Effect.match({ onSuccess: outcomeOf, onFailure: (error): Outcome => ({ ok: false, error }) })
-        )
-      )
-    }
-
     /** Step 10: run the handler under the deadline and build the terminal answer. */
     const execute = (submission: TaskSubmission, valid: ValidTask): Step<TaskReply> => {
       const started = clock.unsafeCurrentTimeMillis()
-      return andThen(invoke(handlerTask(submission, valid), started, valid.timeoutMs), (outcome) => {
+      return andThen(invoke(handler, clock, handlerTask(submission, valid), started, valid.timeoutMs), (outcome) => {
         const latencyMs = Math.max(0, clock.unsafeCurrentTimeMillis() - started)
         const finished = terminalAnswer(valid, outcome, latencyMs)
         if (finished instanceof Refusal) return finished
@@ -322,39 +348,13 @@ export const makeTaskRunner = (handler: TaskHandler) =>
       })
     }
 
-    /**
-     * Runs `use` holding an admission slot: taken at once when one is free, else through the gate's
-     * queue (which may refuse). The slot is released however `use` ends, interruption included.
-     */
-    const withSlot = (valid: ValidTask, use: () => Step<TaskReply>): Step<TaskReply> => {
-      if (!admission.tryAcquire(clock.unsafeCurrentTimeMillis())) {
-        return new Pending(
-          admission.withSlot(valid.qos, Effect.suspend(() => toEffect(use()))).pipe(
-            Effect.catchTag("CapacityRefused", (refused) => {
-              log.info("task refused: capacity", { task_id: valid.taskId, qos: refused.qos })
-              return Effect.fail(capacityRefusal(refused.qos, "node at capacity"))
-            })
-          )
-        )
-      }
-      const releaseNow = () => admission.release(clock.unsafeCurrentTimeMillis())
-      let step: Step<TaskReply> | undefined
-      try {
-        step = use()
-      } finally {
-        if (!(step instanceof Pending)) releaseNow()
-      }
-      // The pending effect runs in the lane's fiber from here on, so the release rides on its exit.
-      return step instanceof Pending ? new Pending(Effect.ensuring(step.effect, Effect.sync(releaseNow))) : step
-    }
-
     /** Steps 8–10 for a task this request owns: nonce, admission, handler. */
     const admitAndExecute = (submission: TaskSubmission, valid: ValidTask): Step<TaskReply> => {
       const nonce = valid.nonce
       if (nonce !== undefined && ledger.nonceSeenAt(nonce, clock.unsafeCurrentTimeMillis())) {
         return refuse(409, "conflict", "nonce already used", { iicp_code: "IICP-E011", reason: "replay_detected" })
       }
-      return withSlot(valid, () => {
+      return withSlot(admission, clock, log, valid, () => {
         if (nonce !== undefined) ledger.recordNonceAt(nonce, clock.unsafeCurrentTimeMillis())
         return execute(submission, valid)
       })
@@ -439,12 +439,5 @@ export const makeTaskRunner = (handler: TaskHandler) =>
       )
     }
 
-    return {
-      submit,
-      run: (submission) =>
-        Effect.suspend(() => {
-          const answer = submit(submission)
-          return Effect.isEffect(answer) ? answer : Effect.succeed(answer)
-        })
-    } satisfies TaskRunnerService
+    return { submit } satisfies TaskRunnerService
   })

@@ -25,8 +25,13 @@ export interface NodeTask {
 export interface HandlerContext {
   /** Fires when the task's deadline passes or the task is cancelled; stop work and settle. */
   readonly signal: AbortSignal
-  /** Epoch milliseconds at which the deadline passes: the budget a backend call may use. */
+  /**
+   * When the deadline passes, in ms on the node's Effect clock: epoch milliseconds in production,
+   * but a TestClock's time under test. Compare it only with that clock; for a budget use `remainingMs`.
+   */
   readonly deadline: number
+  /** Milliseconds left until the deadline (never negative), read from the node's clock: the timeout a backend call may use. */
+  readonly remainingMs: () => number
 }
 
 /**

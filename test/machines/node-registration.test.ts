@@ -11,11 +11,14 @@ import { fromCallback, fromPromise, getNextSnapshot } from "xstate"
 import type { EventObject } from "xstate"
 import { getShortestPaths, getSimplePaths } from "xstate/graph"
 import {
+  HEARTBEAT_BOUNDS_MS,
   heartbeatPeriod,
   nodeRegistrationMachine,
   REGISTER_BACKOFF_SCHEDULE_MS,
-  registerBackoffMs
+  registerBackoffMs,
+  withinHeartbeatBounds
 } from "../../machines/node-registration.js"
+import { jittered } from "../../machines/task-lifecycle.js"
 import type { HeartbeatFailure } from "../../machines/node-registration.js"
 import { runToCompletion } from "../../src/runtime/host.js"
 
@@ -190,6 +193,20 @@ describe("model over directory behaviours (TestClock)", () => {
     expect(heartbeatPeriod(Number.NaN)).toBe(30_000)
     expect([1, 2, 3, 4, 5, 6, 7, 8].map(registerBackoffMs)).toEqual([2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000])
     expect(REGISTER_BACKOFF_SCHEDULE_MS).toHaveLength(6)
+  })
+
+  it("a jittered period kept within the bounds never leaves 5000–60000, whatever the PONG asked and the jitter drew", () => {
+    fc.assert(
+      fc.property(fc.option(fc.double({ min: -1e7, max: 1e7, noNaN: true }), { nil: undefined }), fc.double({ min: 0, max: 1, noNaN: true }), (requested, u) => {
+        const period = withinHeartbeatBounds(jittered(heartbeatPeriod(requested), 0.1, u))
+        expect(period).toBeGreaterThanOrEqual(HEARTBEAT_BOUNDS_MS.min)
+        expect(period).toBeLessThanOrEqual(HEARTBEAT_BOUNDS_MS.max)
+        expect(Number.isInteger(period)).toBe(true)
+      })
+    )
+    expect(withinHeartbeatBounds(jittered(60_000, 0.1, 1))).toBe(60_000)
+    expect(withinHeartbeatBounds(jittered(5_000, 0.1, 0))).toBe(5_000)
+    expect(withinHeartbeatBounds(jittered(30_000, 0.1, 1))).toBe(33_000)
   })
 })
 

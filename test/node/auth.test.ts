@@ -153,6 +153,9 @@ describe("access mode open", () => {
       const limited = await call(`${url}/v1/task`, { body: chatTask() })
       expect(limited.json.error.code).toBe("rate_limited")
       expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0)
+      // §1.3: the body's hints agree with the header.
+      expect(limited.json.error.retry_after).toBe(Number(limited.headers["retry-after"]))
+      expect(limited.json.error.retry_after_ms).toBe(Number(limited.headers["retry-after"]) * 1000)
       expect((await call(`${url}/iicp/health`)).json.auth_mode).toBe("open")
     } finally {
       await server.stop()

@@ -39,45 +39,52 @@ describe("RFC 8785 canonical JSON", () => {
   })
 })
 
-describe("ledger on the Effect clock", () => {
-  effectIt.effect("a finished entry replays within 300 s and is free again after", () =>
+describe("ledger at explicit times", () => {
+  const WINDOW_MS = 300_000
+
+  it("a finished entry replays within 300 s and is free again after", () => {
+    const ledger = makeIdempotencyLedger()
+    const claim = ledger.claimAt("t1", "f1", 0)
+    expect(claim._tag).toBe("Fresh")
+    if (claim._tag === "Fresh") claim.completeAt({ status: 200, body: Buffer.from("{}") }, 0)
+    expect(ledger.claimAt("t1", "f1", 1)._tag).toBe("Replay")
+    expect(ledger.claimAt("t1", "f2", WINDOW_MS - 1)._tag).toBe("Conflict")
+    expect(ledger.claimAt("t1", "f2", WINDOW_MS)._tag).toBe("Fresh")
+  })
+
+  it("an abandoned claim records nothing; a nonce is remembered for 300 s", () => {
+    const ledger = makeIdempotencyLedger()
+    const claim = ledger.claimAt("t2", "f", 0)
+    if (claim._tag === "Fresh") claim.abandonNow()
+    expect(ledger.claimAt("t2", "other", 0)._tag).toBe("Fresh")
+    ledger.recordNonceAt("n1", 1_000)
+    expect(ledger.nonceSeenAt("n1", 1_000)).toBe(true)
+    expect(ledger.nonceSeenAt("n1", 1_000 + WINDOW_MS - 1_000)).toBe(true)
+    expect(ledger.nonceSeenAt("n1", 1_000 + WINDOW_MS)).toBe(false)
+    expect(ledger.nonceSeenAt("never-recorded", 0)).toBe(false)
+  })
+
+  it("holds at most the cap, evicting the oldest finished entries first", () => {
+    const ledger = makeIdempotencyLedger(WINDOW_MS, 3)
+    ;["a", "b", "c", "d"].forEach((id, at) => {
+      const claim = ledger.claimAt(id, "f", at)
+      if (claim._tag === "Fresh") claim.completeAt({ status: 200, body: Buffer.from(id) }, at)
+    })
+    expect(ledger.claimAt("a", "other", 4)._tag).toBe("Fresh")
+    expect(ledger.claimAt("d", "other", 4)._tag).toBe("Conflict")
+  })
+
+  effectIt.effect("the Effect forms of a Fresh claim read the Effect clock: complete stamps the window from TestClock's now", () =>
     Effect.gen(function* () {
       const ledger = makeIdempotencyLedger()
-      const claim = yield* ledger.claim("t1", "f1")
-      expect(claim._tag).toBe("Fresh")
+      yield* TestClock.adjust("10 seconds")
+      const claim = ledger.claimAt("t3", "f", 10_000)
       if (claim._tag === "Fresh") yield* claim.complete({ status: 200, body: Buffer.from("{}") })
-      expect((yield* ledger.claim("t1", "f1"))._tag).toBe("Replay")
-      expect((yield* ledger.claim("t1", "f2"))._tag).toBe("Conflict")
-      yield* TestClock.adjust("300 seconds")
-      expect((yield* ledger.claim("t1", "f2"))._tag).toBe("Fresh")
-    })
-  )
-
-  effectIt.effect("an abandoned claim records nothing; a nonce is remembered for 300 s", () =>
-    Effect.gen(function* () {
-      const ledger = makeIdempotencyLedger()
-      const claim = yield* ledger.claim("t2", "f")
-      if (claim._tag === "Fresh") yield* claim.abandon
-      expect((yield* ledger.claim("t2", "other"))._tag).toBe("Fresh")
-      yield* ledger.recordNonce("n1")
-      expect(yield* ledger.nonceSeen("n1")).toBe(true)
-      yield* TestClock.adjust("299 seconds")
-      expect(yield* ledger.nonceSeen("n1")).toBe(true)
-      yield* TestClock.adjust("1 seconds")
-      expect(yield* ledger.nonceSeen("n1")).toBe(false)
-    })
-  )
-
-  effectIt.effect("holds at most the cap, evicting the oldest finished entries first", () =>
-    Effect.gen(function* () {
-      const ledger = makeIdempotencyLedger(300_000, 3)
-      for (const id of ["a", "b", "c", "d"]) {
-        const claim = yield* ledger.claim(id, "f")
-        if (claim._tag === "Fresh") yield* claim.complete({ status: 200, body: Buffer.from(id) })
-        yield* TestClock.adjust("1 millis")
-      }
-      expect((yield* ledger.claim("a", "other"))._tag).toBe("Fresh")
-      expect((yield* ledger.claim("d", "other"))._tag).toBe("Conflict")
+      expect(ledger.claimAt("t3", "g", 10_000 + WINDOW_MS - 1)._tag).toBe("Conflict")
+      expect(ledger.claimAt("t3", "g", 10_000 + WINDOW_MS)._tag).toBe("Fresh")
+      const abandoned = ledger.claimAt("t4", "f", 0)
+      if (abandoned._tag === "Fresh") yield* abandoned.abandon
+      expect(ledger.claimAt("t4", "other", 0)._tag).toBe("Fresh")
     })
   )
 })

@@ -1,5 +1,7 @@
 /** Serving and stopping (WIRE.md §5.1 step 5): drain with 503 + Retry-After, typed listen errors. */
+import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { resolveNodeConfig } from "../../src/node/config.js"
 import { echoBackend, IicpNode, ListenError } from "../../src/node/index.js"
 import { call, CHAT, chatTask, eventually, startTestNode } from "./helpers.js"
 
@@ -54,6 +56,15 @@ describe("serve failures are typed", () => {
     expect(() => new IicpNode({ intent: "not-an-intent" })).toThrow(expect.objectContaining({ code: "invalid_config" }))
     expect(() => new IicpNode({ queueWaitMs: 5_000 })).toThrow(expect.objectContaining({ code: "invalid_config" }))
     expect(() => new IicpNode({ nodeId: "bad id with spaces" })).toThrow(expect.objectContaining({ code: "invalid_config" }))
+    expect(() => new IicpNode({ directoryUrl: "ftp://directory.example" })).toThrow(expect.objectContaining({ code: "invalid_config" }))
+    expect(() => new IicpNode({ directoryUrl: "not a url" })).toThrow(expect.objectContaining({ code: "invalid_config" }))
+  })
+
+  it("§4.1: the directory URL loses trailing slashes and a trailing /v1, keeps /api", () => {
+    const directoryUrlOf = (raw: string) => Either.getOrThrow(resolveNodeConfig({ directoryUrl: raw })).directoryUrl
+    expect(directoryUrlOf("https://iicp.network/api/v1/")).toBe("https://iicp.network/api")
+    expect(directoryUrlOf("https://iicp.network//")).toBe("https://iicp.network")
+    expect(directoryUrlOf("http://127.0.0.1:8080/v1")).toBe("http://127.0.0.1:8080")
   })
 
   it("serving twice is refused", async () => {

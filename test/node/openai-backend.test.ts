@@ -1,11 +1,14 @@
 /** The OpenAI-compatible backend (WIRE.md §5.9) against a small OpenAI-compatible server written here. */
 import { createServer } from "node:http"
 import type { IncomingHttpHeaders, Server } from "node:http"
+import { it as effectIt } from "@effect/vitest"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { OPENAI_BACKEND_BASE_URLS, openAiBackend, startNode } from "../../src/node/index.js"
 import { baseUrl, closeServer, listen, readJsonBody, sendJson } from "../../src/runtime/http-server.js"
 import { silentLogger } from "../../src/runtime/log.js"
 import { call, CHAT, chatTask, startTestNode } from "./helpers.js"
+import { replyJson, run, runnerFor, submission } from "./runner-helpers.js"
 
 interface Seen {
   readonly path: string
@@ -42,6 +45,8 @@ beforeAll(async () => {
       return res.end("<html>oops</html>")
     }
     if (model === "slow") return // never answers
+    // Answers after 100 ms of real time: long enough that a collapsed (1 ms) timeout fails the call.
+    if (model === "delayed") return void setTimeout(() => sendJson(res, 200, completion(model)), 100)
     if (req.url === "/v1/embeddings") return sendJson(res, 200, { object: "list", data: [{ embedding: [0.1, 0.2] }], model, usage: { total_tokens: 2 } })
     sendJson(res, 200, completion(model))
   })
@@ -160,4 +165,26 @@ describe("backend configuration", () => {
       await echo.server.stop()
     }
   })
+})
+
+describe("openAiBackend on a node under TestClock", () => {
+  // The node's clock is a TestClock at 0 (1970): the backend's budget must come from that clock, not Date.now().
+  effectIt.effect("the backend's request timeout is the task's remaining budget: a 100 ms upstream answers within 5 s", () =>
+    Effect.gen(function* () {
+      const { runner } = yield* runnerFor(openAiBackend({ baseUrl: upstreamUrl, model: "delayed" }))
+      const reply = yield* run(runner, submission(chatTask({ constraints: { timeout_ms: 5_000 } })))
+      expect(reply.status).toBe(200)
+      expect(replyJson(reply).result.model).toBe("delayed")
+    })
+  )
+
+  effectIt.effect("the budget still bounds the call: an upstream that never answers → 504 from the backend's own timeout", () =>
+    Effect.gen(function* () {
+      const { runner } = yield* runnerFor(openAiBackend({ baseUrl: upstreamUrl, model: "slow" }))
+      // The runner's own deadline sleeps on the TestClock (never advanced here): the 504 comes from the backend's timeout.
+      const reply = yield* run(runner, submission(chatTask({ constraints: { timeout_ms: 300 } })))
+      expect(reply.status).toBe(504)
+      expect(replyJson(reply).error.code).toBe("task_timeout")
+    })
+  )
 })

@@ -3,28 +3,37 @@
  * on TestClock, re-registration after 401/404/410 and outages, back-off, hung calls, deregister.
  */
 import { it } from "@effect/vitest"
-import { Chunk, Effect, Random, TestClock, TestContext } from "effect"
+import { Chunk, Effect, Fiber, Random, TestClock, TestContext } from "effect"
 import fc from "fast-check"
 import { describe, expect, it as vitestIt } from "vitest"
 import { NODE_SDK_VERSION } from "../../src/constants.js"
 import { nodeLayer, Registration, serveNode } from "../../src/node/effect.js"
+import type { NodeOptions, TaskHandler } from "../../src/node/effect.js"
 import { echoBackend, IicpNode } from "../../src/node/index.js"
+import { generateSigningKeyPair, signToken } from "../../src/protocol/consumer-token.js"
 import { silentLogger } from "../../src/runtime/log.js"
-import { CHAT, eventually } from "./helpers.js"
+import { call, CHAT, chatTask, eventually } from "./helpers.js"
 import { startTestDirectory } from "./test-directory.js"
-import type { TestDirectory } from "./test-directory.js"
+import type { TestDirectory, TestDirectoryOptions } from "./test-directory.js"
 
 const until = (check: () => boolean) => Effect.promise(() => eventually(check))
+
+interface WithNodeOptions {
+  /** Values `Random.next` cycles through: 0.5 means no jitter, 0 the shortest and 1 the longest delays. */
+  readonly random?: [number, ...Array<number>]
+  readonly directory?: TestDirectoryOptions
+  readonly node?: Partial<NodeOptions>
+  readonly handler?: TaskHandler
+}
 
 /** Runs `body` with a serving node registered at a fresh test directory, on TestClock. */
 const withNode = <A>(
   prepare: (dir: TestDirectory) => void,
-  body: (dir: TestDirectory, stop: Effect.Effect<void>) => Effect.Effect<A, unknown, Registration>,
-  /** Values `Random.next` cycles through: 0.5 means no jitter, 0 the shortest and 1 the longest delays. */
-  random: [number, ...Array<number>] = [0.5]
+  body: (dir: TestDirectory, stop: Effect.Effect<void>, url: string) => Effect.Effect<A, unknown, Registration>,
+  { random = [0.5], directory = {}, node = {}, handler = echoBackend() }: WithNodeOptions = {}
 ) =>
   Effect.gen(function* () {
-    const dir = yield* Effect.acquireRelease(Effect.promise(startTestDirectory), (d) => Effect.promise(d.close))
+    const dir = yield* Effect.acquireRelease(Effect.promise(() => startTestDirectory(directory)), (d) => Effect.promise(d.close))
     prepare(dir)
     const layer = nodeLayer({
       nodeId: "node-reg-1",
@@ -35,11 +44,12 @@ const withNode = <A>(
       maxTokens: 4096,
       tokensPerMin: 1000,
       directoryUrl: dir.url,
-      logger: silentLogger
+      logger: silentLogger,
+      ...node
     })
     return yield* Effect.gen(function* () {
-      const serving = yield* serveNode(echoBackend(), { port: 0, host: "127.0.0.1" })
-      return yield* body(dir, serving.stop)
+      const serving = yield* serveNode(handler, { port: 0, host: "127.0.0.1" })
+      return yield* body(dir, serving.stop, serving.url)
     }).pipe(Effect.scoped, Effect.provide(layer))
   }).pipe(Effect.scoped, Effect.withRandom(Random.fixed(random)))
 
@@ -91,7 +101,7 @@ describe("registration with a test directory", () => {
           expect(yield* phase).toBe("stopped")
           expect(dir.state.maxOpenHeartbeats).toBe(1)
         }),
-      [0]
+      { random: [0] }
     )
   )
 
@@ -135,7 +145,7 @@ describe("registration with a test directory", () => {
           expect(dir.of("POST", "/v1/register")).toHaveLength(3)
           yield* stop
         }),
-      [1]
+      { random: [1] }
     )
   )
 
@@ -163,6 +173,87 @@ describe("registration with a test directory", () => {
         })
     )
   )
+
+  it.effect("§5.3: jitter never takes the PONG's period out of 5–60 s (60 s asked + longest jitter → 60 s, 5 s + shortest → 5 s)", () =>
+    withNode(
+      (dir) => (dir.script.nextHeartbeatMs = 60_000),
+      (dir, stop) =>
+        Effect.gen(function* () {
+          // The first idle period draws 1 (the longest jitter, ×1.1), the second 0 (the shortest, ×0.9).
+          yield* until(() => dir.of("POST", "/v1/heartbeat").length === 1)
+          yield* untilPhase("registered.idle")
+          dir.script.nextHeartbeatMs = 5_000
+          yield* TestClock.adjust("59999 millis")
+          expect(yield* phase).toBe("registered.idle")
+          yield* TestClock.adjust("1 millis")
+          yield* until(() => dir.of("POST", "/v1/heartbeat").length === 2)
+          yield* untilPhase("registered.idle")
+          yield* TestClock.adjust("4999 millis")
+          expect(yield* phase).toBe("registered.idle")
+          yield* TestClock.adjust("1 millis")
+          yield* until(() => dir.of("POST", "/v1/heartbeat").length === 3)
+          yield* stop
+        }),
+      { random: [1, 0] }
+    )
+  )
+
+  it.effect("§4.1: a directory serving only /api/v1/*: the 404 register is repeated once at /api, which every later call keeps", () =>
+    withNode(
+      (dir) => dir.script.heartbeat.push("ok", 401),
+      (dir, stop) =>
+        Effect.gen(function* () {
+          yield* until(() => dir.of("POST", "/api/v1/heartbeat").length === 1)
+          expect(dir.calls.slice(0, 3).map((c) => `${c.method} ${c.path}`)).toEqual([
+            "POST /v1/register",
+            "POST /api/v1/register",
+            "POST /api/v1/heartbeat"
+          ])
+          // A 401 beat re-registers: straight at /api, the base found.
+          yield* untilPhase("registered.idle")
+          yield* TestClock.adjust("30000 millis")
+          yield* until(() => dir.of("POST", "/api/v1/heartbeat").length === 3)
+          expect(dir.of("POST", "/api/v1/register")).toHaveLength(2)
+          yield* untilPhase("registered.idle")
+          yield* stop
+          expect(dir.of("DELETE", "/api/v1/register").map((c) => c.authorization)).toEqual(["Bearer dir-token-2"])
+          expect(dir.calls.filter((c) => !c.path.startsWith("/api/")).map((c) => `${c.method} ${c.path}`)).toEqual(["POST /v1/register"])
+        }),
+      { directory: { prefix: "/api" } }
+    )
+  )
+
+  it.effect("heartbeat and /iicp/health report one load (§5.11: active ÷ max_concurrent); the beat's max_concurrent is the effective one", () => {
+    let release: (() => void) | undefined
+    const echo = echoBackend()
+    return withNode(
+      () => undefined,
+      (dir, stop, url) =>
+        Effect.gen(function* () {
+          yield* untilPhase("registered.idle")
+          // A budget past the beat below: the runner's deadline sleeps on the same TestClock.
+          const task = Effect.promise(() => call(`${url}/v1/task`, { body: chatTask({ constraints: { timeout_ms: 300_000 } }) }))
+          const running = yield* Effect.fork(task)
+          yield* until(() => release !== undefined)
+          const health = (yield* Effect.promise(() => call(`${url}/iicp/health`))).json
+          expect(health).toMatchObject({ active_jobs: 1, max_concurrent: 4, effective_max_concurrent: 2, load: 0.25 })
+          yield* TestClock.adjust("30000 millis")
+          yield* until(() => dir.of("POST", "/v1/heartbeat").length === 2)
+          expect(dir.of("POST", "/v1/heartbeat")[1]!.body).toMatchObject({ active_jobs: 1, max_concurrent: 2, available: true, load: health.load })
+          release!()
+          expect((yield* Fiber.join(running)).status).toBe(200)
+          yield* stop
+        }),
+      {
+        // One all-day window at half share: effective capacity 2 of 4, whatever the local time.
+        node: { maxConcurrent: 4, availability: [{ start: "00:00", end: "23:59", share: 0.5 }] },
+        handler: async (task, context) => {
+          await new Promise<void>((resolve) => (release = resolve))
+          return echo(task, context)
+        }
+      }
+    )
+  })
 
   it.effect("three failed beats in a row (directory outage) lead to re-registration", () =>
     withNode(
@@ -215,6 +306,33 @@ describe("Promise API", () => {
       await node.register()
       await node.close()
       expect(dir.of("DELETE", "/v1/register").map((c) => c.authorization)).toEqual(["Bearer dir-token-1"])
+    } finally {
+      await dir.close()
+    }
+  })
+
+  vitestIt("§4.1: the node's directory key comes from the /api base register found, and a base ending in /api is never extended", async () => {
+    const keys = generateSigningKeyPair()
+    const dir = await startTestDirectory({ prefix: "/api", publicKeyHex: keys.publicKeyHex })
+    try {
+      const nodeId = "node-api-fallback"
+      // A trailing /v1/ is stripped from the configured URL (§4.1).
+      const node = new IicpNode({ nodeId, intent: CHAT, directoryUrl: `${dir.url}/v1/`, access: "token+consumer", operatorToken: "op-secret", logger: silentLogger })
+      const server = await node.serve(echoBackend(), { port: 0, host: "127.0.0.1" })
+      await eventually(() => dir.of("POST", "/api/v1/heartbeat").length === 1)
+      const now = Math.floor(Date.now() / 1000)
+      const token = signToken({ v: 1, iss: "dir", sub: "client", aud: nodeId, intent: CHAT, iat: now, exp: now + 300 }, keys.privateKeyHex)
+      const res = await call(`${server.url}/v1/task`, { body: chatTask(), headers: { "x-iicp-consumer-token": token } })
+      expect(res.status).toBe(200)
+      expect(dir.of("GET", "/api/v1/directory-key")).toHaveLength(1)
+      await server.stop()
+      expect(dir.of("DELETE", "/api/v1/register")).toHaveLength(1)
+      expect(dir.calls.filter((c) => !c.path.startsWith("/api/")).map((c) => `${c.method} ${c.path}`)).toEqual(["POST /v1/register"])
+
+      const atApi = new IicpNode({ intent: CHAT, directoryUrl: `${dir.url}/other/api`, endpoint: "http://127.0.0.1:9", logger: silentLogger })
+      await expect(atApi.register()).rejects.toMatchObject({ name: "IicpError" })
+      await atApi.close()
+      expect(dir.calls.filter((c) => c.path.startsWith("/other/")).map((c) => c.path)).toEqual(["/other/api/v1/register"])
     } finally {
       await dir.close()
     }

@@ -1,48 +1,17 @@
 /** The task runner's plain-code path: answers without a fiber when nothing waits, and the same answers when something does. */
 import { it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Effect, Fiber, TestClock } from "effect"
 import { describe, expect } from "vitest"
-import { Admission } from "../../src/node/admission.js"
-import { NodeAuth } from "../../src/node/auth.js"
-import type { NodeOptions } from "../../src/node/config.js"
 import { echoBackend } from "../../src/node/index.js"
-import { nodeLayer } from "../../src/node/serve.js"
-import type { TaskHandler } from "../../src/node/task.js"
-import { makeTaskRunner } from "../../src/node/task-runner.js"
-import type { TaskReply, TaskSubmission } from "../../src/node/task-runner.js"
-import { silentLogger } from "../../src/runtime/log.js"
-import { CHAT, chatTask } from "./helpers.js"
-
-const TOKEN = "runner-operator-token"
-
-/** A runner for `handler` on a node's real services, plus its admission gate. */
-const runnerFor = (handler: TaskHandler, options: Partial<NodeOptions> = {}) =>
-  Effect.gen(function* () {
-    const runner = yield* makeTaskRunner(handler)
-    return { runner, admission: yield* Admission }
-  }).pipe(
-    Effect.provide(
-      NodeAuth.layer.pipe(Layer.provideMerge(nodeLayer({ intent: CHAT, model: "echo", operatorToken: TOKEN, logger: silentLogger, ...options })))
-    )
-  )
-
-const submission = (body: Record<string, unknown>, authorization = `Bearer ${TOKEN}`): TaskSubmission => ({
-  body,
-  authorization,
-  consumerToken: undefined,
-  traceparent: undefined,
-  tracestate: undefined,
-  traceId: undefined,
-  clientIp: "127.0.0.1",
-  origin: undefined
-})
+import type { HandlerContext } from "../../src/node/task.js"
+import type { TaskReply } from "../../src/node/task-runner.js"
+import { chatTask } from "./helpers.js"
+import { replyJson as json, run, runnerFor, submission } from "./runner-helpers.js"
 
 const settled = (answer: TaskReply | Effect.Effect<TaskReply>): TaskReply => {
   if (Effect.isEffect(answer)) throw new Error("expected an answer without waiting")
   return answer
 }
-
-const json = (reply: TaskReply) => JSON.parse(reply.body.toString("utf8"))
 
 describe("task runner without a fiber", () => {
   it.effect("a synchronous handler with a free slot is answered at once; the slot is free again and a retry replays the same bytes", () =>
@@ -88,7 +57,7 @@ describe("task runner without a fiber", () => {
         return calls === 1 ? new Promise(() => {}) : echo(task, context)
       })
       const task = chatTask()
-      const fiber = yield* Effect.fork(runner.run(submission(task)))
+      const fiber = yield* Effect.fork(run(runner, submission(task)))
       yield* Effect.yieldNow()
       expect((yield* admission.snapshot).active).toBe(1)
       yield* Fiber.interrupt(fiber)
@@ -106,9 +75,9 @@ describe("task runner without a fiber", () => {
         (task, context) => ((task.payload as { hold?: boolean }).hold ? Effect.runPromise(Deferred.await(gate)).then(() => echo(task, context)) : echo(task, context)),
         { maxConcurrent: 1, queueWaitMs: 2_000 }
       )
-      const holder = yield* Effect.fork(runner.run(submission(chatTask({ payload: { hold: true } }))))
+      const holder = yield* Effect.fork(run(runner, submission(chatTask({ payload: { hold: true } }))))
       yield* Effect.yieldNow()
-      const batch = yield* runner.run(submission(chatTask({ constraints: { qos: "batch" } })))
+      const batch = yield* run(runner, submission(chatTask({ constraints: { qos: "batch" } })))
       expect(batch.status).toBe(429)
       expect(json(batch).error.code).toBe("capacity_exceeded")
       const realtime = runner.submit(submission(chatTask({ constraints: { qos: "realtime" } })))
@@ -119,6 +88,31 @@ describe("task runner without a fiber", () => {
       expect((yield* Fiber.join(holder)).status).toBe(200)
       expect((yield* Fiber.join(waiting)).status).toBe(200)
       expect((yield* admission.snapshot).active).toBe(0)
+    })
+  )
+})
+
+describe("handler context on the runner's clock", () => {
+  it.effect("deadline is the runner clock's start + timeout_ms, and remainingMs counts down with that clock (TestClock here)", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      const echo = echoBackend()
+      let seen: HandlerContext | undefined
+      const { runner } = yield* runnerFor((task, context) => {
+        seen = context
+        return Effect.runPromise(Deferred.await(gate)).then(() => echo(task, context))
+      })
+      yield* TestClock.adjust("10 seconds")
+      const fiber = yield* Effect.fork(run(runner, submission(chatTask({ constraints: { timeout_ms: 4_000 } }))))
+      yield* Effect.yieldNow()
+      expect(seen!.deadline).toBe(14_000)
+      expect(seen!.remainingMs()).toBe(4_000)
+      yield* TestClock.adjust("1500 millis")
+      expect(seen!.remainingMs()).toBe(2_500)
+      yield* Deferred.succeed(gate, undefined)
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+      yield* TestClock.adjust("10 seconds")
+      expect(seen!.remainingMs()).toBe(0)
     })
   )
 })

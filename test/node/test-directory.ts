@@ -1,4 +1,8 @@
-/** A scriptable directory for node tests: records calls, answers register/heartbeat/deregister per script. */
+/**
+ * A scriptable directory for node tests: records calls, answers register/heartbeat/deregister per
+ * script. With `prefix` (e.g. "/api") it serves only `${prefix}/v1/*`; with `publicKeyHex` it also
+ * serves `GET /v1/directory-key`.
+ */
 import { createServer } from "node:http"
 import type { ServerResponse } from "node:http"
 import { baseUrl, closeServer, listen, readJsonBody, routePath, sendJson } from "../../src/runtime/http-server.js"
@@ -13,7 +17,13 @@ export interface DirectoryCall {
   readonly body: Record<string, unknown>
 }
 
-export const startTestDirectory = async () => {
+export interface TestDirectoryOptions {
+  readonly prefix?: string
+  readonly publicKeyHex?: string
+}
+
+export const startTestDirectory = async (options: TestDirectoryOptions = {}) => {
+  const prefix = options.prefix ?? ""
   const calls: Array<DirectoryCall> = []
   const script = { register: [] as Array<Behaviour>, heartbeat: [] as Array<Behaviour>, nextHeartbeatMs: 30_000 }
   const hung: Array<ServerResponse> = []
@@ -26,6 +36,8 @@ export const startTestDirectory = async () => {
     const body = (read._tag === "Ok" && read.value ? read.value : {}) as Record<string, unknown>
     const path = routePath(req.url)
     calls.push({ method: req.method ?? "", path, authorization: req.headers.authorization, body })
+    // The route below the prefix; paths outside it are served nothing.
+    const route = path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : undefined
     const answer = (behaviour: Behaviour, ok: () => void) => {
       if (behaviour === "hang") {
         state.answering -= 1
@@ -39,7 +51,7 @@ export const startTestDirectory = async () => {
       if (typeof behaviour === "number") return sendJson(res, behaviour, { error: { code: `http_${behaviour}`, message: "scripted" } })
       ok()
     }
-    if (req.method === "POST" && path === "/v1/register") {
+    if (req.method === "POST" && route === "/v1/register") {
       return answer(script.register.shift() ?? "ok", () =>
         sendJson(res, 201, {
           message_type: "ACK",
@@ -51,13 +63,16 @@ export const startTestDirectory = async () => {
         })
       )
     }
-    if (req.method === "POST" && path === "/v1/heartbeat") {
+    if (req.method === "POST" && route === "/v1/heartbeat") {
       state.openHeartbeats += 1
       state.maxOpenHeartbeats = Math.max(state.maxOpenHeartbeats, state.openHeartbeats)
       res.on("close", () => (state.openHeartbeats -= 1))
       return answer(script.heartbeat.shift() ?? "ok", () => sendJson(res, 200, { ok: true, next_heartbeat_ms: script.nextHeartbeatMs }))
     }
-    if (req.method === "DELETE" && path === "/v1/register") return sendJson(res, 200, { deregistered: true })
+    if (req.method === "DELETE" && route === "/v1/register") return sendJson(res, 200, { deregistered: true })
+    if (req.method === "GET" && route === "/v1/directory-key" && options.publicKeyHex !== undefined) {
+      return sendJson(res, 200, { public_key: options.publicKeyHex, algorithm: "ed25519" })
+    }
     sendJson(res, 404, { error: { code: "not_found", message: "no route" } })
   })
   const port = await listen(server, 0, "127.0.0.1")

@@ -3,11 +3,13 @@
  * `/chat/completions`, `/completions`, `/embeddings`. The answer becomes `result` verbatim; upstream
  * failures are thrown as {@link TaskFailure} for the node to map.
  */
-import { Cause, Effect, Exit } from "effect"
+import { Effect, Runtime } from "effect"
 import { getGlobalDispatcher } from "undici"
 import type { Dispatcher } from "undici"
-import { httpJson } from "../../runtime/http-client.js"
 import { BACKEND_HEALTH_TIMEOUT_MS } from "../../constants.js"
+import { nonEmptyString } from "../../protocol/json.js"
+import { httpJson } from "../../runtime/http-client.js"
+import { promiseRunner } from "../promise-runner.js"
 import type { HealthCheckedHandler, NodeTask, TaskHandler } from "../task.js"
 import { TaskFailure } from "../task.js"
 
@@ -42,11 +44,9 @@ export interface OpenAiBackendOptions {
   readonly dispatcher?: Dispatcher
 }
 
-const stringOf = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
-
 /** The backend request body: a copy of the payload with model, max_tokens and stream filled in. */
 export const backendRequestBody = (task: NodeTask, defaultModel: string | undefined): Record<string, unknown> => {
-  const model = stringOf(task.payload["model"]) ?? stringOf(task.constraints["model"]) ?? defaultModel
+  const model = nonEmptyString(task.payload["model"]) ?? nonEmptyString(task.constraints["model"]) ?? defaultModel
   if (model === undefined) throw new TaskFailure(422, "no model configured", "validation_error")
   const isEmbedding = task.intent === "urn:iicp:intent:llm:embedding:v1"
   const maxTokens = task.constraints["max_tokens"]
@@ -69,13 +69,15 @@ export const openAiBackend = (options: OpenAiBackendOptions = {}): HealthChecked
   const checkHealth = httpJson(dispatcher, { method: "GET", url: `${base}/models`, headers: authorization, timeoutMs: BACKEND_HEALTH_TIMEOUT_MS }).pipe(
     Effect.match({ onFailure: () => false, onSuccess: (res) => res.status < 500 })
   )
-  const handler: TaskHandler = async (task, { signal, deadline }) => {
+  // The call runs on its own (live) runtime; failures reject as the TaskFailure itself, for the node to map.
+  const run = promiseRunner(Runtime.defaultRuntime)
+  const handler: TaskHandler = async (task, { signal, remainingMs }) => {
     const path = OPENAI_BACKEND_PATHS[task.intent]
     if (path === undefined) throw new TaskFailure(404, "intent not served by this backend", "unknown_intent")
     const body = backendRequestBody(task, options.model)
     const traceparent = task._trace?.traceparent
     const headers: Record<string, string> = { ...authorization, ...(traceparent ? { traceparent } : {}) }
-    const call = httpJson(dispatcher, { method: "POST", url: `${base}${path}`, headers, body, timeoutMs: Math.max(1, deadline - Date.now()) }).pipe(
+    const call = httpJson(dispatcher, { method: "POST", url: `${base}${path}`, headers, body, timeoutMs: Math.max(1, remainingMs()) }).pipe(
       Effect.catchTag("HttpFailure", (failure) =>
         Effect.fail(failure.reason === "timeout" ? new TaskFailure(504, "backend timed out") : new TaskFailure(502, "backend unreachable"))
       ),
@@ -85,9 +87,7 @@ export const openAiBackend = (options: OpenAiBackendOptions = {}): HealthChecked
         return Effect.succeed(res.body)
       })
     )
-    const exit = await Effect.runPromiseExit(call, { signal })
-    if (Exit.isSuccess(exit)) return exit.value
-    throw Cause.squash(exit.cause)
+    return run(call, signal)
   }
   return Object.assign(handler, { checkHealth })
 }
