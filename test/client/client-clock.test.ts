@@ -3,19 +3,16 @@
  * the circuit breaker and the discover cache, with real sockets on 127.0.0.1 and a frozen clock
  * that only `TestClock.adjust` moves.
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { it } from "@effect/vitest"
-import { Effect, Fiber, Exit, Cause, Option, TestClock } from "effect"
+import { Effect, Fiber, Exit, TestClock } from "effect"
 import type { Scope } from "effect"
 import { describe, expect } from "vitest"
 import type { InspectionEvent } from "xstate"
 import { IicpClientService } from "../../src/effect.js"
 import type { IicpClientApi, IicpClientConfig } from "../../src/effect.js"
 import { errorCode } from "../../src/protocol/errors.js"
-import type { MeshError } from "../../src/protocol/errors.js"
 import type { Behaviour, FakeServer } from "./fixtures.js"
-import { closeAll, nestedError, startDirectory, startNode, success } from "./fixtures.js"
+import { failureOf, freePort, closeAll, nestedError, startDirectory, startNode, success } from "./fixtures.js"
 
 const CHAT = "urn:iicp:intent:llm:chat:v1"
 const TASK = { intent: CHAT, payload: { messages: [{ role: "user", content: "hi" }] } }
@@ -61,22 +58,6 @@ const mesh = (scripts: ReadonlyArray<ReadonlyArray<Behaviour>>) =>
 /** Runs `body` with a client built by the Effect layer. */
 const withClient = <A, E>(config: IicpClientConfig, body: (client: IicpClientApi) => Effect.Effect<A, E, Scope.Scope>) =>
   Effect.flatMap(IicpClientService, body).pipe(Effect.provide(IicpClientService.layer(config)))
-
-const failureOf = <A>(exit: Exit.Exit<A, MeshError>): MeshError => {
-  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-  if (Option.isNone(failure)) throw new Error("expected a failure")
-  return failure.value
-}
-
-/** A port nothing listens on: bound, then released. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const requests = (node: FakeServer) => Effect.sync(() => node.requests.length)
 const arrived = (node: FakeServer, n: number) => Effect.promise(() => node.waitForRequests(n))

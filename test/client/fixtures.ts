@@ -4,7 +4,8 @@
  */
 import { createServer } from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
-import type { Socket } from "node:net"
+import type { AddressInfo, Socket } from "node:net"
+import { Cause, Exit, Option } from "effect"
 import { codeForStatus } from "../../src/protocol/envelope.js"
 import { baseUrl, closeServer, listen, readJsonBody, routePath, sendJson } from "../../src/runtime/http-server.js"
 
@@ -207,3 +208,20 @@ export const nestedError = (status: number, code: string, message = "failed", ex
 
 /** Closes every server given. */
 export const closeAll = (servers: ReadonlyArray<FakeServer>): Promise<void> => Promise.all(servers.map((s) => s.close())).then(() => undefined)
+
+/** The typed failure of an exit that must have failed. */
+export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  if (Option.isNone(failure)) throw new Error("expected a failure")
+  return failure.value
+}
+
+/** A port nothing listens on: bound, then released. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })

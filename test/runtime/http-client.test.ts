@@ -4,39 +4,21 @@
  */
 import { createServer } from "node:http"
 import type { ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 import type { Scope } from "effect"
 import { Agent } from "undici"
 import { describe, expect } from "vitest"
 import { MAX_RESPONSE_BODY_BYTES } from "../../src/constants.js"
 import { closeServer, listen } from "../../src/runtime/http-server.js"
 import { createAgent, httpJson } from "../../src/runtime/http-client.js"
-import type { HttpFailure } from "../../src/runtime/http-client.js"
 import type { FakeServer } from "../client/fixtures.js"
-import { startNode, success } from "../client/fixtures.js"
+import { failureOf, freePort, startNode, success } from "../client/fixtures.js"
 
 const serverOf = (start: () => Promise<FakeServer>): Effect.Effect<FakeServer, never, Scope.Scope> =>
   Effect.acquireRelease(Effect.promise(start), (server) => Effect.promise(() => server.close()))
 
 const agentScoped = Effect.acquireRelease(Effect.sync(createAgent), (agent) => Effect.promise(() => agent.close()))
-
-const failureOf = <A>(exit: Exit.Exit<A, HttpFailure>): HttpFailure => {
-  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-  if (Option.isNone(failure)) throw new Error("expected a failure")
-  return failure.value
-}
-
-/** A port nothing listens on: bound, then released. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 describe("httpJson", () => {
   it.scoped("POSTs a JSON body with Content-Length and parses the JSON answer", () =>
