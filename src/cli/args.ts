@@ -3,6 +3,7 @@
  * `IICP_*` environment variable (flag > environment > default), and usage errors as exit code 2.
  */
 import { parseArgs } from "node:util"
+import { nonEmptyString } from "../protocol/json.js"
 
 /** Exit codes of every command. */
 export const EXIT_OK = 0
@@ -70,28 +71,24 @@ export const parseCommandArgs = (spec: CommandSpec, argv: ReadonlyArray<string>,
 }
 
 /** An optional string flag. */
-export const optionalString = (args: ParsedArgs, name: string): string | undefined => {
-  const value = args.flags[name]
-  return typeof value === "string" && value !== "" ? value : undefined
+export const optionalString = (args: ParsedArgs, name: string): string | undefined => nonEmptyString(args.flags[name])
+
+const boundedNumber = (args: ParsedArgs, name: string, min: number, max: number, kind: "integer" | "number"): number | undefined => {
+  const value = optionalString(args, name)
+  if (value === undefined) return undefined
+  const n = Number(value)
+  const valid = kind === "integer" ? Number.isInteger(n) : Number.isFinite(n)
+  if (!valid || n < min || n > max) throw new UsageError(`--${name} must be ${kind === "integer" ? "an integer" : "a number"} from ${min} to ${max}`)
+  return n
 }
 
 /** An integer flag within bounds; a usage error otherwise. */
-export const intFlag = (args: ParsedArgs, name: string, min: number, max: number): number | undefined => {
-  const value = optionalString(args, name)
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}`)
-  return n
-}
+export const intFlag = (args: ParsedArgs, name: string, min: number, max: number): number | undefined =>
+  boundedNumber(args, name, min, max, "integer")
 
 /** A number flag within bounds; a usage error otherwise. */
-export const numberFlag = (args: ParsedArgs, name: string, min: number, max: number): number | undefined => {
-  const value = optionalString(args, name)
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}`)
-  return n
-}
+export const numberFlag = (args: ParsedArgs, name: string, min: number, max: number): number | undefined =>
+  boundedNumber(args, name, min, max, "number")
 
 /** A flag restricted to some values. */
 export const choiceFlag = <T extends string>(args: ParsedArgs, name: string, choices: ReadonlyArray<T>): T | undefined => {

@@ -77,7 +77,7 @@ const tokensUsed = (body: Record<string, unknown>, result: unknown): number => {
 }
 
 /** Reads one HTTP answer into an ATTEMPT event (§4.4 success rules and failure table). */
-export const classifyAnswer = (
+const classifyAnswer = (
   candidate: TaskCandidate,
   task: PreparedTask,
   res: HttpResponse,

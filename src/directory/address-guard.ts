@@ -55,7 +55,7 @@ const isNonRoutableName = (host: string): boolean =>
   host === "localhost" || !host.includes(".") || REJECTED_SUFFIXES.some((suffix) => host.endsWith(suffix))
 
 /** Strips IPv6 brackets and a trailing dot, lower-cases. */
-export const bareHost = (host: string): string => host.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "").toLowerCase()
+const bareHost = (host: string): string => host.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "").toLowerCase()
 
 /**
  * The vetted addresses of `host` when it is routable: the literal itself, or every address it

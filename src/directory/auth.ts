@@ -13,11 +13,11 @@ import type { NodeRecord } from "./store/types.js"
 const field = (body: unknown, key: string): string | undefined => nonEmptyString(isRecord(body) ? body[key] : undefined)
 
 /** The caller's node id, or `undefined` when none was named. */
-export const callerIdOf = (request: ApiRequest, body: unknown): string | undefined =>
+const callerIdOf = (request: ApiRequest, body: unknown): string | undefined =>
   field(body, "node_id") ?? headerOf(request.headers, "x-node-id") ?? (request.query.get("node_id") || undefined)
 
 /** The presented node token: the Bearer value, or body `node_token` when there is no Authorization header. */
-export const presentedTokenOf = (request: ApiRequest, body: unknown): string | undefined => {
+const presentedTokenOf = (request: ApiRequest, body: unknown): string | undefined => {
   const authorization = headerOf(request.headers, "authorization")
   if (authorization === undefined) return field(body, "node_token")
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)

@@ -43,7 +43,7 @@ export const clampedLimit = (raw: string | null, name: string, fallback: number,
 }
 
 /** Validates the query string (DIR-DISC-05/09/10); `qosProbation` turns on the optional probation filter. */
-export const parseDiscoverQuery = (query: URLSearchParams, qosProbation = false): DiscoverQuery | DirectoryRefusal => {
+const parseDiscoverQuery = (query: URLSearchParams, qosProbation = false): DiscoverQuery | DirectoryRefusal => {
   const intent = query.get("intent")
   if (!intent) return invalid("intent is required")
   const intentError = checkIntent(intent)

@@ -16,19 +16,11 @@ import { isValidNodeId } from "../protocol/ids.js"
 import { isRecord } from "../protocol/json.js"
 import { isValidIntent, refusedRiskCategory } from "../protocol/urn.js"
 import { DirectoryRefusal } from "./errors.js"
-import type { AvailabilityWindow, EchoedFields, Pricing, StoredCapability } from "./store/types.js"
+import type { AvailabilityWindow, DeclaredNodeFields, Pricing, StoredCapability } from "./store/types.js"
 
 /** A validated register request. */
-export interface RegisterRequest extends EchoedFields {
+export interface RegisterRequest extends DeclaredNodeFields {
   readonly node_id?: string
-  readonly endpoint: string
-  readonly region: string
-  readonly capabilities: ReadonlyArray<StoredCapability>
-  readonly max_concurrent: number
-  readonly relay_capable: boolean
-  readonly relay_accept_port?: number
-  readonly availability?: ReadonlyArray<AvailabilityWindow>
-  readonly pricing?: Pricing
   readonly node_hmac_key?: string
   readonly current_node_token?: string
 }
@@ -64,7 +56,7 @@ class Invalid {
 const invalid = (message: string) => new Invalid(message)
 
 /** Rebuilds the Rust SDK 0.2 flat body `{node_id, endpoint, intent, model?, region?, capabilities?: [string]}`. */
-export const normaliseLegacy = (body: Body): Body => {
+const normaliseLegacy = (body: Body): Body => {
   const capabilities = body["capabilities"]
   const legacy = capabilities === undefined || (Array.isArray(capabilities) && capabilities.some((c) => typeof c === "string"))
   if (!legacy || typeof body["intent"] !== "string") return body

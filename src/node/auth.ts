@@ -101,8 +101,12 @@ const operatorTokenCandidates = (credentials: PresentedCredentials): Array<strin
   return out
 }
 
-/** A fixed-window counter per key, with a bounded key table. */
-export const makeRateLimiter = (limit: number, windowMs: number) => {
+/**
+ * A fixed-window counter per key, with a bounded key table. Not the directory's rolling-window
+ * limiter: this one sits on the node's hot path in open mode with a limit of hundreds per window,
+ * where keeping and filtering every event time per request would cost more than the bound is worth.
+ */
+const makeRateLimiter = (limit: number, windowMs: number) => {
   const windows = new Map<string, { start: number; count: number }>()
   return (key: string, now: number): number | undefined => {
     let window = windows.get(key)
@@ -121,7 +125,7 @@ export const makeRateLimiter = (limit: number, windowMs: number) => {
  * The directory's Ed25519 key, cached for an hour; fetched at most once per 60 s after a failure
  * (fetch error or a signature that did not verify).
  */
-export const makeDirectoryKeyCache = (fetchKey: Effect.Effect<string | undefined>) => {
+const makeDirectoryKeyCache = (fetchKey: Effect.Effect<string | undefined>) => {
   let key: KeyObject | undefined
   let fetchedAt = Number.NEGATIVE_INFINITY
   let attemptedAt = Number.NEGATIVE_INFINITY

@@ -14,7 +14,7 @@ export type JsonBody =
   | { readonly _tag: "Malformed" }
 
 /** Reads the whole body, refusing more than `maxBytes` (checked on `Content-Length` first, then while streaming). */
-export const readBody = (req: IncomingMessage, maxBytes: number): Promise<Buffer | "too_large"> =>
+const readBody = (req: IncomingMessage, maxBytes: number): Promise<Buffer | "too_large"> =>
   new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"])
     if (Number.isFinite(declared) && declared > maxBytes) {

@@ -50,9 +50,8 @@ export interface EchoedFields {
 /** Whether the liveness probe of `{endpoint}/iicp/health` has passed (§6.11). */
 export type LivenessState = "verified" | "pending"
 
-/** A registered node. Times are epoch milliseconds on the directory's Effect clock. */
-export interface NodeRecord extends EchoedFields {
-  readonly node_id: string
+/** What a node declares about itself on register (§6.3), as validated and as stored. */
+export interface DeclaredNodeFields extends EchoedFields {
   readonly endpoint: string
   readonly region: string
   readonly capabilities: ReadonlyArray<StoredCapability>
@@ -61,6 +60,11 @@ export interface NodeRecord extends EchoedFields {
   readonly relay_accept_port?: number
   readonly availability?: ReadonlyArray<AvailabilityWindow>
   readonly pricing?: Pricing
+}
+
+/** A registered node. Times are epoch milliseconds on the directory's Effect clock. */
+export interface NodeRecord extends DeclaredNodeFields {
+  readonly node_id: string
   readonly node_hmac_key: string
   /** `scrypt$<salt hex>$<hash hex>` of the current node_token; the token itself is never stored (DIR-REG-07). */
   readonly token_hash: string
